@@ -1,0 +1,1 @@
+"""Faces: detection and analysis, selection, swap, paste-back, restoration, face models."""

@@ -1,0 +1,66 @@
+"""Conversions at the node boundary: ComfyUI IMAGE tensors <-> uint8 RGB arrays the engine works on."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import BadInputError
+
+
+def to_rgb_uint8(array: np.ndarray, what: str = "image") -> np.ndarray:
+    """Any HxW, HxWx1, HxWx3 or HxWx4 array (float 0..1 or uint8) -> contiguous HxWx3 uint8 RGB.
+
+    RGBA is composited on black (ComfyUI's LoadImage already splits alpha into a MASK)."""
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] not in (1, 3, 4):
+        raise BadInputError(f"{what}: expected an image of shape HxW, HxWx1, HxWx3 or HxWx4, got {tuple(a.shape)}.")
+    if a.dtype != np.uint8:
+        a = (np.clip(np.nan_to_num(a.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.shape[2] == 4:
+        alpha = a[..., 3:4].astype(np.float32) / 255.0
+        a = (a[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def images_to_rgb_list(images: torch.Tensor | list, what: str = "image") -> list[np.ndarray]:
+    """ComfyUI IMAGE (B,H,W,C float 0..1), a single HxWxC tensor, or a list of them -> list of HxWx3 uint8."""
+    if isinstance(images, (list, tuple)):
+        out: list[np.ndarray] = []
+        for i, item in enumerate(images):
+            out.extend(images_to_rgb_list(item, f"{what}[{i}]"))
+        return out
+    if not isinstance(images, torch.Tensor):
+        images = torch.as_tensor(np.asarray(images))
+    if images.ndim == 3:
+        images = images.unsqueeze(0)
+    if images.ndim != 4:
+        raise BadInputError(f"{what}: expected a ComfyUI IMAGE batch (B,H,W,C), got shape {tuple(images.shape)}.")
+    arr = images.detach().to("cpu", torch.float32).numpy()
+    return [to_rgb_uint8(arr[i], f"{what} (batch item {i})") for i in range(arr.shape[0])]
+
+
+def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = "images") -> torch.Tensor:
+    """List of HxWx3 uint8 -> ComfyUI IMAGE. Different sizes are an error unless pad=True (pads bottom/right)."""
+    if not frames:
+        raise BadInputError(f"{what}: nothing to return (empty batch).")
+    sizes = {f.shape[:2] for f in frames}
+    if len(sizes) > 1 and not pad:
+        raise BadInputError(
+            f"{what}: images of different sizes {sorted(sizes)} cannot form one batch. "
+            "Resize them to one size first (e.g. ImageScale) or run them as separate batches."
+        )
+    h = max(s[0] for s in sizes)
+    w = max(s[1] for s in sizes)
+    out = torch.zeros((len(frames), h, w, 3), dtype=torch.float32)
+    for i, f in enumerate(frames):
+        out[i, : f.shape[0], : f.shape[1]] = torch.from_numpy(to_rgb_uint8(f)).float() / 255.0
+    return out
+
+
+def masks_to_tensor(masks: list[np.ndarray]) -> torch.Tensor:
+    """List of HxW float 0..1 masks (same size) -> ComfyUI MASK (B,H,W)."""
+    return torch.from_numpy(np.stack([np.asarray(m, np.float32) for m in masks]))
