@@ -1,8 +1,11 @@
 """ComfyUI-Likeness: keep the same person across new images.
 
-ComfyUI imports this file; everything it needs lives in ``nodes/`` (V3 nodes) and
-``likeness/`` (the ComfyUI-free engine).
+ComfyUI calls `comfy_entrypoint()`; the V3 nodes live in ``nodes/`` and the ComfyUI-free engine in ``likeness/``.
+Nothing is imported until ComfyUI asks, so tools that import this folder as a package (pytest) stay light.
 """
-from .nodes import comfy_entrypoint
 
-__all__ = ["comfy_entrypoint"]
+
+async def comfy_entrypoint():
+    from .nodes import comfy_entrypoint as entrypoint
+
+    return await entrypoint()
