@@ -1,0 +1,86 @@
+"""Face models: one identity averaged from several photos, saved as .safetensors (ReActor's files load too)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInputError, LikenessError
+
+
+@dataclass
+class FaceModel:
+    embedding: np.ndarray                      # (D,) unit vector: the identity
+    embeddings: np.ndarray                     # (N, D) the normalised embeddings it was built from
+    backend: str = "unknown"                   # which recogniser made the embeddings (w600k_r50, dlib, ...)
+    method: str = "mean"
+    sources: list[str] = field(default_factory=list)
+    gender: int | None = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.embedding.shape[0])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def build(embeddings: list[np.ndarray], backend: str, method: str = "mean", sources: list[str] | None = None,
+          gender: int | None = None) -> FaceModel:
+    """Combine per-photo embeddings: mean or median of the normalised vectors, normalised again."""
+    if not embeddings:
+        raise BadInputError("A face model needs at least one face: no embeddings were given.")
+    dims = {np.asarray(e).shape for e in embeddings}
+    if len(dims) > 1:
+        raise BadInputError(f"Embeddings of different sizes {sorted(dims)} cannot be combined (mixed backends?).")
+    stack = np.stack([_unit(e) for e in embeddings])
+    if method == "mean":
+        combined = stack.mean(0)
+    elif method == "median":
+        combined = np.median(stack, axis=0)
+    else:
+        raise BadInputError(f"Unknown method '{method}': use mean or median.")
+    return FaceModel(_unit(combined), stack, backend, method, list(sources or []), gender)
+
+
+def save(model: FaceModel, path: str | Path) -> Path:
+    """Write atomically (temp file + rename): an interrupted save never leaves a broken model behind."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": "likeness-face-model/1", "backend": model.backend, "method": model.method,
+            "sources": json.dumps(model.sources), "gender": "" if model.gender is None else str(model.gender)}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({"embedding": model.embedding.astype(np.float32), "embeddings": model.embeddings.astype(np.float32)},
+              str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: str | Path) -> FaceModel:
+    """Our face models, or ReActor's (raw 512-D `embedding` of buffalo_l, plus bbox/kps/gender/age)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise LikenessError(f"Cannot read face model {path}: {e}. Is it a .safetensors face model?") from e
+    if "embedding" not in tensors:
+        raise LikenessError(f"{path.name} has no 'embedding' tensor: it is not a face model.")
+    emb = tensors["embedding"].reshape(-1)
+    if meta.get("format", "").startswith("likeness-face-model"):
+        gender = int(meta["gender"]) if meta.get("gender") else None
+        return FaceModel(_unit(emb), tensors.get("embeddings", emb[None]), meta.get("backend", "unknown"),
+                         meta.get("method", "mean"), json.loads(meta.get("sources", "[]")), gender)
+    # ReActor: an insightface Face saved field by field; its embedding is buffalo_l's, not normalised
+    gender = int(tensors["gender"].reshape(-1)[0]) if "gender" in tensors else None
+    return FaceModel(_unit(emb), _unit(emb)[None], "w600k_r50", "reactor", [path.name], gender)

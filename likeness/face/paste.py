@@ -1,0 +1,51 @@
+"""Paste a processed face crop back into the image: soft mask, optional parsing mask, colour match.
+
+The paste adds the *change* the model made (swapped - original crop), warped back once, to the full-resolution
+image. Where the model changed nothing the original pixels come back untouched (an identity swapper returns the
+image unchanged), and `keep_detail` keeps the target's own high-frequency detail (skin, hair strands) that a
+128-px model cannot produce.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import align
+
+
+def soft_mask(size: int, erode: float = 0.08, feather: float = 0.08) -> np.ndarray:
+    """Crop-space face mask: the aligned crop minus a margin, with feathered edges — both scale with the face."""
+    m = np.zeros((size, size), np.float32)
+    margin = int(round(erode * size))
+    m[margin:size - margin, margin:size - margin] = 1.0
+    k = int(round(feather * size)) * 2 + 1
+    if k > 1:
+        m = cv2.GaussianBlur(m, (k, k), 0)
+    return m
+
+
+def color_match(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """Match the swapped crop's mean and spread per Lab channel to the original inside the mask."""
+    if strength <= 0 or mask.sum() < 16:
+        return swapped
+    w = mask[..., None] / mask.sum()
+    src = cv2.cvtColor(swapped.astype(np.float32), cv2.COLOR_RGB2LAB)
+    ref = cv2.cvtColor(original.astype(np.float32), cv2.COLOR_RGB2LAB)
+    mu_s, mu_r = (src * w).sum((0, 1)), (ref * w).sum((0, 1))
+    sd_s = np.sqrt(((src - mu_s) ** 2 * w).sum((0, 1))) + 1e-6
+    sd_r = np.sqrt(((ref - mu_r) ** 2 * w).sum((0, 1))) + 1e-6
+    matched = cv2.cvtColor(((src - mu_s) / sd_s * sd_r + mu_r).astype(np.float32), cv2.COLOR_LAB2RGB)
+    return np.clip(swapped + strength * (matched - swapped), 0.0, 1.0)
+
+
+def paste_back(image: np.ndarray, new_crop: np.ndarray, old_crop: np.ndarray, matrix: np.ndarray,
+               mask: np.ndarray, keep_detail: float = 1.0, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Blend a processed crop into `image` (uint8 RGB). Returns the new image and the image-space mask (0..1)."""
+    h, w = image.shape[:2]
+    img = image.astype(np.float32) / 255.0
+    m = np.clip(align.warp_out(mask.astype(np.float32), matrix, (h, w)), 0.0, 1.0)[..., None] * strength
+    delta = align.warp_out((new_crop - old_crop).astype(np.float32), matrix, (h, w))
+    if keep_detail < 1.0:  # move toward the model's own pixels: original minus its low-resolution version
+        delta += (1.0 - keep_detail) * (align.warp_out(old_crop.astype(np.float32), matrix, (h, w)) - img)
+    out = img + m * delta
+    return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), m[..., 0]

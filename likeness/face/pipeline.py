@@ -1,0 +1,122 @@
+"""Swap a batch: detect -> choose faces -> swap -> paste back -> (restore), with a report line per face."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import BadInputError, NoFaceError
+from . import select
+from .analysis import FaceAnalyzer
+from .parse import FaceParser
+from .paste import color_match, paste_back, soft_mask
+from .swap import Swapper
+from .types import Face
+
+
+@dataclass
+class SwapOptions:
+    target_indexes: str = "0"
+    order: str = "large-small"
+    gender: str = "any"
+    target_reference: np.ndarray | None = None   # pick the target face most like this embedding ...
+    reference_threshold: float = 0.4             # ... if it is at least this similar
+    mapping: str = ""                            # "0->1, 1->0": source i onto target j
+    pixel_boost: int = 1
+    weight: float = 1.0
+    erode: float = 0.08
+    feather: float = 0.08
+    color_match: float = 1.0
+    keep_detail: float = 1.0
+    on_no_face: str = "error"                    # error | skip (pass the image through)
+
+
+@dataclass
+class FaceReport:
+    image: int
+    target: int | None
+    source: int | None
+    status: str
+    reason: str = ""
+    bbox: list = field(default_factory=list)
+
+
+@dataclass
+class SwapResult:
+    images: list[np.ndarray]
+    masks: list[np.ndarray]
+    swapped: list[list[Face]]        # per image: the faces that were swapped (restore only these)
+    reports: list[FaceReport]
+
+    def report_dicts(self) -> list[dict]:
+        return [asdict(r) for r in self.reports]
+
+
+def _pairs(targets: list[select.Choice], sources: list[np.ndarray], mapping: str, faces: list[Face],
+           opts: SwapOptions) -> list[tuple[int, Face, str]]:
+    """(source index, target face, reason) for each swap in one image."""
+    if mapping:
+        ranked = select.filter_gender(select.order_faces(faces, opts.order), opts.gender)
+        out = []
+        for s, t in select.parse_mapping(mapping):
+            if s >= len(sources):
+                raise BadInputError(f"Mapping {s}->{t}: there are only {len(sources)} source face(s).")
+            if t >= len(ranked):
+                raise BadInputError(f"Mapping {s}->{t}: only {len(ranked)} target face(s) were found.")
+            out.append((s, ranked[t], f"mapping {s}->{t}"))
+        return out
+    return [(k % len(sources), c.face, c.reason) for k, c in enumerate(targets)]
+
+
+def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, sources: list[np.ndarray],
+               opts: SwapOptions, parser: FaceParser | None = None, on_face=None) -> SwapResult:
+    """Swap `sources` (512-D embeddings) into every image. `on_face(i, n)` is called after each face."""
+    if not sources:
+        raise BadInputError("No source identity: give a source image with a face, or a face model.")
+    latents = [swapper.latent(s) for s in sources]
+    result = SwapResult([], [], [], [])
+    plans = []
+    for i, rgb in enumerate(images):
+        faces = analyzer.analyze(rgb, i)
+        if not faces:
+            if opts.on_no_face != "skip":
+                raise NoFaceError("the target image", i, "Choose on_no_face = skip to pass such images through.")
+            result.reports.append(FaceReport(i, None, None, "no face", "passed through unchanged"))
+            plans.append((rgb, []))
+            continue
+        chosen = select.select(faces, opts.target_indexes, opts.order, opts.gender, opts.target_reference,
+                               opts.reference_threshold) if not opts.mapping else []
+        if not chosen and not opts.mapping:
+            why = "no face reached the reference threshold" if opts.target_reference is not None else "no face chosen"
+            if opts.on_no_face != "skip":
+                raise NoFaceError("the target image", i, f"({why}) Lower the threshold or pick faces by index.")
+            result.reports.append(FaceReport(i, None, None, "skipped", why))
+        plans.append((rgb, _pairs(chosen, sources, opts.mapping, faces, opts)))
+
+    total = sum(len(p) for _, p in plans) or 1
+    done = 0
+    for i, (rgb, pairs) in enumerate(plans):
+        out, mask_total, swapped = rgb, np.zeros(rgb.shape[:2], np.float32), []
+        for s, face, reason in pairs:
+            latent = latents[s]
+            if opts.weight != 1.0 and face.embedding is not None:
+                latent = swapper.latent(sources[s], face.embedding, opts.weight)
+            new, old, matrix = swapper.swap_face(out, face, latent, opts.pixel_boost)
+            mask = soft_mask(new.shape[0], opts.erode, opts.feather)
+            if parser is not None:
+                mask = np.minimum(mask, parser.face_mask(out, face.kps, new.shape[0]))
+            new = color_match(new, old, mask, opts.color_match)
+            out, m = paste_back(out, new, old, matrix, mask, opts.keep_detail)
+            mask_total = np.maximum(mask_total, m)
+            swapped.append(face)
+            target_index = next((k for k, f in enumerate(select.order_faces(analyzer.analyze(rgb, i), opts.order))
+                                 if np.allclose(f.bbox, face.bbox)), None)
+            result.reports.append(FaceReport(i, target_index, s, "swapped", reason,
+                                             [round(float(v), 1) for v in face.bbox]))
+            done += 1
+            if on_face:
+                on_face(done, total)
+        result.images.append(out)
+        result.masks.append(mask_total)
+        result.swapped.append(swapped)
+    return result

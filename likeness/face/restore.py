@@ -1,0 +1,100 @@
+"""Face restoration (GFPGAN 1.4, CodeFormer, RestoreFormer) through spandrel, only where asked.
+
+Weights are read with `weights_only=True` (or from .safetensors) before spandrel sees them, so a .pth file can
+never run code. GFPGAN and CodeFormer were trained on [-1, 1] images; spandrel hands them [0, 1], so the mapping is
+done here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LikenessError, ModelMissingError
+from . import align
+from .paste import paste_back, soft_mask
+
+SIGNED_RANGE = {"GFPGAN", "CodeFormer"}
+NON_COMMERCIAL = {"CodeFormer"}
+
+
+def _state_dict(path: Path) -> dict:
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    sd = torch.load(str(path), map_location="cpu", weights_only=True)
+    for key in ("params_ema", "params", "state_dict"):
+        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
+            return sd[key]
+    return sd
+
+
+class Restorer:
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        import torch
+        from spandrel import ModelLoader
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelMissingError("facerestore_models", self.path.name, [str(self.path.parent)], "faceswap")
+        try:
+            import spandrel_extra_arches
+
+            spandrel_extra_arches.install()
+        except ImportError:
+            pass
+        try:
+            descriptor = ModelLoader().load_from_state_dict(_state_dict(self.path))
+        except Exception as e:
+            raise LikenessError(f"Cannot load restorer {self.path.name}: {e}. The file may be corrupt or not a "
+                                "face restorer: delete it and run `python install.py --workflow faceswap`.") from e
+        self.arch = descriptor.architecture.name
+        self.size = 512
+        self.module = descriptor.model.eval().to(device)
+        self.device = device
+        self._torch = torch
+
+    @property
+    def backend(self) -> str:
+        return f"{self.arch} on torch/{self.device}"
+
+    @property
+    def non_commercial(self) -> bool:
+        return self.arch in NON_COMMERCIAL
+
+    def restore_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(K, 512, 512, 3) float 0..1 -> restored crops, one batched forward."""
+        torch = self._torch
+        x = torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))).to(self.device, torch.float32)
+        signed = self.arch in SIGNED_RANGE
+        with torch.inference_mode():
+            y = self.module(x * 2 - 1 if signed else x)
+            y = y[0] if isinstance(y, (tuple, list)) else y
+            y = (y + 1) / 2 if signed else y
+        return y.clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
+
+    def restore(self, rgb: np.ndarray, faces, visibility: float = 1.0, on_face=None) -> np.ndarray:
+        """Restore the given faces of an image and blend them back with `visibility`."""
+        if not faces:
+            return rgb
+        mats = [align.crop_matrix(f.kps, self.size, template="ffhq") for f in faces]
+        crops = np.stack([align.warp_in(rgb, m, self.size) for m in mats]).astype(np.float32) / 255.0
+        restored = self.restore_crops(crops)
+        mask = soft_mask(self.size, erode=0.1, feather=0.06)
+        out = rgb
+        for i, (new, old, m) in enumerate(zip(restored, crops, mats)):
+            out, _ = paste_back(out, new, old, m, mask, keep_detail=0.0, strength=visibility)
+            if on_face:
+                on_face(i, len(faces))
+        return out
+
+
+def load(path: str | Path, device: str = "cpu") -> Restorer:
+    from ..runtime.cache import get_or_load
+
+    p = Path(path)
+    return get_or_load(("restorer", str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0, str(device)),
+                       lambda: Restorer(p, device))

@@ -1,0 +1,103 @@
+"""Which faces to use: order, index lists, gender, likeness to a reference, and source -> target mappings.
+
+ReActor users' most common complaint is the wrong face being swapped; here the choice can also be "the face that
+looks most like this person", and every decision comes back with a reason for the per-face report.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BadInputError
+from .types import Face
+
+ORDERS = ("large-small", "small-large", "left-right", "right-left", "top-bottom", "bottom-top")
+GENDERS = ("any", "female", "male")
+
+
+@dataclass
+class Choice:
+    face: Face
+    index: int          # position after ordering and filtering
+    reason: str
+
+
+def order_faces(faces: list[Face], order: str = "large-small") -> list[Face]:
+    keys = {
+        "large-small": lambda f: -f.area, "small-large": lambda f: f.area,
+        "left-right": lambda f: f.center[0], "right-left": lambda f: -f.center[0],
+        "top-bottom": lambda f: f.center[1], "bottom-top": lambda f: -f.center[1],
+    }
+    if order not in keys:
+        raise BadInputError(f"Unknown face order '{order}'; choose one of {', '.join(ORDERS)}.")
+    return sorted(faces, key=keys[order])
+
+
+def filter_gender(faces: list[Face], gender: str = "any") -> list[Face]:
+    """Keep faces of that gender (before indexing, so index 0 is the first face of that gender)."""
+    if gender == "any":
+        return faces
+    if gender not in GENDERS:
+        raise BadInputError(f"Unknown gender filter '{gender}'; choose one of {', '.join(GENDERS)}.")
+    want = 0 if gender == "female" else 1
+    return [f for f in faces if f.gender == want]
+
+
+def parse_indexes(text: str, count: int) -> list[int]:
+    """'0', '0,2', '1-3', 'all' or '' (= all) -> indexes; out-of-range indexes are an error that names them."""
+    text = (text or "").strip().lower()
+    if text in ("", "all", "*"):
+        return list(range(count))
+    out = []
+    for part in text.replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise BadInputError(f"Face index '{part}' is not a number, a range like 1-3, or 'all'.")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        out.extend(range(lo, hi + 1))
+    missing = [i for i in out if i >= count]
+    if missing:
+        raise BadInputError(f"Face index {missing} requested but only {count} face(s) found (indexes start at 0).")
+    return out
+
+
+def parse_mapping(text: str) -> list[tuple[int, int]]:
+    """'0->1, 1->0' -> [(source 0, target 1), (source 1, target 0)]."""
+    pairs = []
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)(?:->|:|=)(\d+)", part)
+        if not m:
+            raise BadInputError(f"Mapping '{part}' should look like 'source->target', e.g. '0->1, 1->0'.")
+        pairs.append((int(m.group(1)), int(m.group(2))))
+    return pairs
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def by_reference(faces: list[Face], reference: np.ndarray, threshold: float,
+                 similarity=cosine) -> Choice | None:
+    """The face most like `reference` if its similarity reaches `threshold` (embedding-agnostic)."""
+    scored = [(similarity(f.embedding, reference), i, f) for i, f in enumerate(faces) if f.embedding is not None]
+    if not scored:
+        return None
+    sim, i, face = max(scored, key=lambda s: s[0])
+    if sim < threshold:
+        return None
+    return Choice(face, i, f"most like the reference (similarity {sim:.3f} >= {threshold:.2f})")
+
+
+def select(faces: list[Face], indexes: str = "0", order: str = "large-small", gender: str = "any",
+           reference: np.ndarray | None = None, threshold: float = 0.4, similarity=cosine) -> list[Choice]:
+    """Order, filter by gender, then pick by reference identity (when given) or by index."""
+    ranked = filter_gender(order_faces(faces, order), gender)
+    if reference is not None:
+        choice = by_reference(ranked, reference, threshold, similarity)
+        return [choice] if choice else []
+    return [Choice(ranked[i], i, f"index {i} in {order} order" + (f", {gender} only" if gender != "any" else ""))
+            for i in parse_indexes(indexes, len(ranked))]
