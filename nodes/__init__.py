@@ -2,9 +2,18 @@
 from comfy_api.latest import ComfyExtension, io
 
 from ..likeness.models.paths import register_folders
+from .face_analysis import LikenessDetectFaces, LikenessFaceAnalyzerLoader
+from .face_model import LikenessBuildFaceModel, LikenessLoadFaceModel, LikenessSaveFaceModel
+from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
+from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
 from .info import LikenessInfo
 
-NODES: list[type[io.ComfyNode]] = [LikenessInfo]
+NODES: list[type[io.ComfyNode]] = [
+    LikenessInfo,
+    LikenessFaceAnalyzerLoader, LikenessDetectFaces, LikenessBuildFaceModel, LikenessSaveFaceModel,
+    LikenessLoadFaceModel, LikenessFaceSwapperLoader, LikenessFaceParserLoader, LikenessFaceSwap,
+    LikenessFaceRestorerLoader, LikenessFaceRestore,
+]
 
 
 class LikenessExtension(ComfyExtension):

@@ -200,3 +200,20 @@ def test_face_model_round_trip_and_reactor_format(tmp_path):
               str(tmp_path / "reactor.safetensors"))
     r = facemodel.load(tmp_path / "reactor.safetensors")
     assert abs(np.linalg.norm(r.embedding) - 1) < 1e-5 and r.gender == 1 and r.backend == "w600k_r50"
+
+
+def test_restore_touches_only_the_given_faces(analyzer, two_people):
+    from fixtures.restore_models import gfpgan_pth
+
+    from likeness.face.restore import Restorer
+
+    restorer = Restorer(gfpgan_pth())
+    assert restorer.arch == "GFPGAN" and not restorer.non_commercial
+    left, right = analyzer.analyze(two_people)
+    out = restorer.restore(two_people, [right], visibility=1.0)
+    diff = np.abs(out.astype(int) - two_people.astype(int)).sum(-1)
+    x1, y1, x2, y2 = right.bbox.astype(int)
+    assert diff[y1:y2, x1:x2].mean() > 5.0
+    lx1, ly1, lx2, ly2 = left.bbox.astype(int)
+    assert diff[ly1:ly2, lx1:lx2].max() == 0, "a face that was not asked for changed"
+    assert (restorer.restore(two_people, [right], visibility=0.0) == two_people).all()

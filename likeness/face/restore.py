@@ -43,7 +43,7 @@ class Restorer:
         try:
             import spandrel_extra_arches
 
-            spandrel_extra_arches.install()
+            spandrel_extra_arches.install(ignore_duplicates=True)  # ComfyUI may have done it
         except ImportError:
             pass
         try:

@@ -1,0 +1,132 @@
+"""Swapper/parser loaders and Face Swap: put the source identity onto chosen faces, seamlessly."""
+from __future__ import annotations
+
+import json
+
+from comfy_api.latest import io
+
+from ..likeness.errors import NoFaceError
+from ..likeness.face import parse, swap
+from ..likeness.face.analysis import analyzer as get_analyzer
+from ..likeness.face.pipeline import SwapOptions, swap_batch
+from ..likeness.face.select import ORDERS, GENDERS, select
+from ..likeness.image import images_to_rgb_list, masks_to_tensor, rgb_list_to_images
+from . import common
+from .types import FaceAnalyzer, FaceModel, FaceParser, FaceSwapper
+
+SWAP_FOLDERS = ("insightface", "hyperswap", "reswapper")
+
+
+class LikenessFaceSwapperLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LikenessFaceSwapperLoader", display_name="Face Swapper", category="Likeness/Face",
+            description="Loads inswapper_128, ReSwapper 128/256 or HyperSwap 256 (all non-commercial licences).",
+            inputs=[io.Combo.Input("swapper", options=common.files(*SWAP_FOLDERS, suffixes=(".onnx",)) or ["(none found)"],
+                                   tooltip="Swap model from models/insightface, models/reswapper or models/hyperswap. "
+                                           "Missing? python install.py --workflow faceswap"),
+                    common.device_input("the swapper")],
+            outputs=[FaceSwapper.Output(display_name="swapper")],
+        )
+
+    @classmethod
+    def execute(cls, swapper, device) -> io.NodeOutput:
+        path = common.resolve_file(swapper, SWAP_FOLDERS)
+        model = swap.load(path, common.device(device))
+        common.log.info("likeness: swapper %s", model.backend)
+        return io.NodeOutput(model)
+
+
+class LikenessFaceParserLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LikenessFaceParserLoader", display_name="Face Parser (occlusion mask)", category="Likeness/Face",
+            description="BiSeNet face parsing: keeps hair, glasses, hands and hats in front of the face out of the swap.",
+            inputs=[io.Combo.Input("parser", options=common.files("face_parsing", suffixes=(".onnx",)) or ["(none found)"],
+                                   tooltip="BiSeNet .onnx from models/face_parsing."),
+                    common.device_input("the parser")],
+            outputs=[FaceParser.Output(display_name="parser")],
+        )
+
+    @classmethod
+    def execute(cls, parser, device) -> io.NodeOutput:
+        return io.NodeOutput(parse.FaceParser(common.resolve_file(parser, ("face_parsing",)), common.device(device)))
+
+
+class LikenessFaceSwap(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LikenessFaceSwap", display_name="Face Swap", category="Likeness/Face",
+            description="Swaps the source identity (a photo or a face model) onto the chosen faces of every image, "
+                        "pastes back with a feathered, colour-matched mask, and reports each face.",
+            inputs=[
+                io.Image.Input("image", tooltip="Target image(s): the faces here get the source identity."),
+                FaceAnalyzer.Input("analyzer", tooltip="From Face Analyzer (buffalo_l for inswapper)."),
+                FaceSwapper.Input("swapper", tooltip="From Face Swapper."),
+                io.Image.Input("source_image", optional=True, tooltip="Photo of the person to swap in."),
+                FaceModel.Input("face_model", optional=True, tooltip="Or a face model (several photos averaged)."),
+                io.String.Input("source_index", default="0", tooltip="Which face(s) of the source photo, e.g. 0 or 0,1."),
+                io.String.Input("target_index", default="0",
+                                tooltip="Which target faces: 0, 0,2, 1-3 or all (in the order below, after the gender "
+                                        "filter: a wrong-gender face is skipped before counting)."),
+                io.Combo.Input("order", options=list(ORDERS), default="large-small", tooltip="How faces are numbered."),
+                io.Combo.Input("gender", options=list(GENDERS), default="any", tooltip="Only swap faces of this gender."),
+                FaceModel.Input("target_reference", optional=True,
+                                tooltip="Swap the face that looks most like this person instead of choosing by index."),
+                io.Float.Input("reference_threshold", default=0.4, min=0.0, max=1.0, step=0.01,
+                               tooltip="Minimum cosine similarity for target_reference (0.4 is insightface's default)."),
+                io.String.Input("mapping", default="",
+                                tooltip="Several people: 'source->target' pairs, e.g. '0->1, 1->0'. Overrides the index."),
+                io.Combo.Input("pixel_boost", options=["1", "2", "4"], default="1",
+                               tooltip="Run the 128-px model on N x N interleaved sub-crops: sharper faces, N^2 the cost."),
+                io.Float.Input("weight", default=1.0, min=0.0, max=1.5, step=0.05,
+                               tooltip="1 = source identity; lower keeps more of the target's; >1 pushes away from it."),
+                io.Float.Input("feather", default=0.08, min=0.0, max=0.3, step=0.01,
+                               tooltip="Mask edge softness, as a fraction of the face size."),
+                io.Float.Input("color_match", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="Match the swapped face's colour to the target's skin (1 = fully)."),
+                io.Float.Input("keep_detail", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="Keep the target's fine detail (skin, stubble) that the 128-px model cannot make."),
+                FaceParser.Input("parser", optional=True, tooltip="Keep hair, glasses and hands over the face."),
+                io.Combo.Input("on_no_face", options=["error", "skip"], default="error",
+                               tooltip="An image with no (chosen) face: stop with an error, or pass it through."),
+            ],
+            outputs=[io.Image.Output(display_name="image"),
+                     io.Mask.Output(display_name="swapped_mask", tooltip="Where faces were swapped (feed Face Restore)."),
+                     io.String.Output(display_name="report", tooltip="JSON: one entry per face, with the reason.")],
+        )
+
+    @classmethod
+    def execute(cls, image, analyzer, swapper, source_index, target_index, order, gender, reference_threshold,
+                mapping, pixel_boost, weight, feather, color_match, keep_detail, on_no_face, source_image=None,
+                face_model=None, target_reference=None, parser=None) -> io.NodeOutput:
+        an = get_analyzer(analyzer)
+        if face_model is not None:
+            sources = [face_model.embedding]
+        elif source_image is not None:
+            src = images_to_rgb_list(source_image, "source_image")[0]
+            faces = an.analyze(src)
+            if not faces:
+                raise NoFaceError("source_image")
+            sources = [c.face.embedding for c in select(faces, source_index, order)]
+        else:
+            raise ValueError("Face Swap needs a source: connect source_image or face_model.")
+        frames = images_to_rgb_list(image, "image")
+        opts = SwapOptions(target_index, order, gender,
+                           None if target_reference is None else target_reference.embedding, reference_threshold,
+                           mapping, int(pixel_boost), weight, feather, feather, color_match, keep_detail, on_no_face)
+        res = swap_batch(frames, an, swapper, sources, opts, parser, on_face=common.progress(len(frames)))
+        common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), swapper.backend)
+        return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(_same_size(res.masks)),
+                             json.dumps(res.report_dicts()))
+
+
+def _same_size(masks):
+    import numpy as np
+
+    h = max(m.shape[0] for m in masks)
+    w = max(m.shape[1] for m in masks)
+    return [np.pad(m, ((0, h - m.shape[0]), (0, w - m.shape[1]))) for m in masks]

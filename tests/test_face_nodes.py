@@ -1,0 +1,138 @@
+"""Face nodes through a live ComfyUI: detect, swap, restore only swapped faces, face models, clear errors."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixtures.onnx_models import build_arcface, build_genderage, build_inswapper  # noqa: E402
+
+from likeness.runner.client import ExecutionFailed  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def face_models(comfy):
+    """buffalo_l's recogniser + attributes (detection by dlib), an inswapper, a GFPGAN-shaped restorer."""
+    from fixtures.restore_models import gfpgan_pth
+
+    root = comfy.models_dir / "insightface"
+    build_arcface(root / "models" / "buffalo_l" / "w600k_r50.onnx")
+    build_genderage(root / "models" / "buffalo_l" / "genderage.onnx")
+    build_inswapper(root / "inswapper_128.onnx")
+    (root / "broken_inswapper.onnx").write_bytes(b"this is not an onnx file")
+    restorer = comfy.models_dir / "facerestore_models" / "GFPGANv1.4.pth"
+    if not restorer.exists():
+        restorer.symlink_to(gfpgan_pth())
+    return comfy
+
+
+def analyzer_node():
+    return {"class_type": "LikenessFaceAnalyzerLoader",
+            "inputs": {"pack": "buffalo_l", "detector": "dlib", "det_size": 640, "det_thresh": 0.5, "device": "auto"}}
+
+
+def test_detect_faces_counts_and_previews(face_models, faces_dir):
+    name = face_models.upload(faces_dir / "two_people.jpg")
+    graph = {"an": analyzer_node(), "img": {"class_type": "LoadImage", "inputs": {"image": name}},
+             "det": {"class_type": "LikenessDetectFaces",
+                     "inputs": {"image": ["img", 0], "analyzer": ["an", 0], "order": "left-right"}},
+             "save": {"class_type": "SaveImage", "inputs": {"images": ["det", 0], "filename_prefix": "detect"}}}
+    out = face_models.run(graph)
+    [preview] = face_models.images(out, "save")
+    assert preview.shape[:2] == (np.array(face_models.images(out, "save")[0]).shape[:2])
+    # the boxes are drawn in green: the preview differs from the photo around both faces
+    from PIL import Image
+
+    photo = np.array(Image.open(faces_dir / "two_people.jpg").convert("RGB"))
+    diff = np.abs(preview[..., :3].astype(int) - photo.astype(int)).sum(-1)
+    assert diff[47:202, 240:420].max() > 100 and diff[57:242, 770:970].max() > 100
+
+
+def swap_graph(target, source, **swap_inputs):
+    inputs = {"image": ["target", 0], "analyzer": ["an", 0], "swapper": ["sw", 0], "source_image": ["source", 0],
+              "source_index": "0", "target_index": "1", "order": "left-right", "gender": "any",
+              "reference_threshold": 0.4, "mapping": "", "pixel_boost": "1", "weight": 1.0, "feather": 0.08,
+              "color_match": 1.0, "keep_detail": 1.0, "on_no_face": "error"}
+    inputs.update(swap_inputs)
+    return {"an": analyzer_node(),
+            "sw": {"class_type": "LikenessFaceSwapperLoader", "inputs": {"swapper": "inswapper_128.onnx",
+                                                                         "device": "auto"}},
+            "target": {"class_type": "LoadImage", "inputs": {"image": target}},
+            "source": {"class_type": "LoadImage", "inputs": {"image": source}},
+            "swap": {"class_type": "LikenessFaceSwap", "inputs": inputs}}
+
+
+def test_swap_then_restore_only_the_swapped_face(face_models, faces_dir):
+    from PIL import Image
+
+    target = face_models.upload(faces_dir / "two_people.jpg")
+    source = face_models.upload(faces_dir / "obama_1.jpg")
+    graph = swap_graph(target, source)
+    graph["rest"] = {"class_type": "LikenessFaceRestorerLoader", "inputs": {"restorer": "GFPGANv1.4.pth",
+                                                                           "device": "auto"}}
+    graph["restore"] = {"class_type": "LikenessFaceRestore",
+                        "inputs": {"image": ["swap", 0], "analyzer": ["an", 0], "restorer": ["rest", 0],
+                                   "visibility": 1.0, "only_in_mask": ["swap", 1]}}
+    graph["save_swap"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "swap"}}
+    graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["restore", 0], "filename_prefix": "restored"}}
+    out = face_models.run(graph)
+    photo = np.array(Image.open(faces_dir / "two_people.jpg").convert("RGB")).astype(int)
+    [swapped] = face_models.images(out, "save_swap")
+    [restored] = face_models.images(out, "save")
+    d_swap = np.abs(swapped[..., :3].astype(int) - photo).sum(-1)
+    d_rest = np.abs(restored[..., :3].astype(int) - photo).sum(-1)
+    assert d_swap[57:242, 778:964].mean() > 2, "Biden's face (index 1, left-right) was not swapped"
+    assert d_swap[47:202, 253:408].max() == 0, "Obama's face must stay untouched"
+    assert d_rest[47:202, 253:408].max() == 0, "restore must touch only the swapped face"
+    assert np.abs(restored.astype(int) - swapped.astype(int))[57:242, 778:964].mean() > 2
+
+
+def test_no_face_in_source_is_a_clear_error_and_the_server_keeps_serving(face_models, faces_dir, tmp_path):
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((64, 64, 3), 127, np.uint8)).save(blank)
+    graph = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(blank))
+    graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "x"}}
+    with pytest.raises(ExecutionFailed, match="No face found in source_image"):
+        face_models.run(graph)
+    assert "ComfyUI-Likeness" in face_models.run({"1": {"class_type": "LikenessInfo", "inputs": {}}})["1"]["text"][0]
+
+
+def test_corrupt_model_names_the_file_and_the_fix(face_models, faces_dir):
+    graph = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(faces_dir / "obama_1.jpg"))
+    graph["sw"]["inputs"]["swapper"] = "broken_inswapper.onnx"
+    graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "x"}}
+    with pytest.raises(ExecutionFailed) as err:
+        face_models.run(graph)
+    assert "broken_inswapper.onnx" in str(err.value) and "install.py --workflow faceswap" in str(err.value)
+
+
+def test_face_model_build_save_load_and_swap(face_models, faces_dir):
+    photos = [face_models.upload(faces_dir / n) for n in ("obama_1.jpg", "obama_2.jpg")]
+    graph = {"an": analyzer_node(),
+             "a": {"class_type": "LoadImage", "inputs": {"image": photos[0]}},
+             "b": {"class_type": "LoadImage", "inputs": {"image": photos[1]}},
+             "build_a": {"class_type": "LikenessBuildFaceModel",
+                         "inputs": {"images": ["a", 0], "analyzer": ["an", 0], "method": "mean"}},
+             "save": {"class_type": "LikenessSaveFaceModel", "inputs": {"face_model": ["build_a", 0],
+                                                                        "name": "obama_test"}}}
+    face_models.run(graph)
+    info = face_models.object_info("LikenessLoadFaceModel")["LikenessLoadFaceModel"]
+    spec = info["input"]["required"]["face_model"]
+    options = spec[1]["options"] if spec[0] == "COMBO" else spec[0]
+    assert "obama_test.safetensors" in options, options
+    g2 = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), photos[1])
+    del g2["swap"]["inputs"]["source_image"], g2["source"]
+    g2["fm"] = {"class_type": "LikenessLoadFaceModel", "inputs": {"face_model": "obama_test.safetensors"}}
+    g2["swap"]["inputs"]["face_model"] = ["fm", 0]
+    g2["out"] = {"class_type": "PreviewImage", "inputs": {"images": ["swap", 0]}}
+    out = face_models.run(g2)
+    [swapped] = face_models.images(out, "out")
+    assert swapped.ndim == 3
+    saved = Path(face_models.comfyui) / "models" / "face_models" / "obama_test.safetensors"
+    saved.unlink(missing_ok=True)  # SaveFaceModel writes into ComfyUI's own models/face_models
