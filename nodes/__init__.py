@@ -17,12 +17,10 @@ NODES: list[type[io.ComfyNode]] = [
 
 
 class LikenessExtension(ComfyExtension):
-    async def on_load(self) -> None:
-        register_folders()
-
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return NODES
 
 
 async def comfy_entrypoint() -> LikenessExtension:
+    register_folders()  # here, not in on_load: ComfyUI 0.3.75 never calls on_load
     return LikenessExtension()

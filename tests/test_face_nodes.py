@@ -112,7 +112,7 @@ def test_corrupt_model_names_the_file_and_the_fix(face_models, faces_dir):
     assert "broken_inswapper.onnx" in str(err.value) and "install.py --workflow faceswap" in str(err.value)
 
 
-def test_face_model_build_save_load_and_swap(face_models, faces_dir):
+def test_face_model_build_save_load_and_swap(face_models, faces_dir, request):
     photos = [face_models.upload(faces_dir / n) for n in ("obama_1.jpg", "obama_2.jpg")]
     graph = {"an": analyzer_node(),
              "a": {"class_type": "LoadImage", "inputs": {"image": photos[0]}},
@@ -122,6 +122,8 @@ def test_face_model_build_save_load_and_swap(face_models, faces_dir):
              "save": {"class_type": "LikenessSaveFaceModel", "inputs": {"face_model": ["build_a", 0],
                                                                         "name": "obama_test"}}}
     face_models.run(graph)
+    saved = Path(face_models.comfyui) / "models" / "face_models" / "obama_test.safetensors"
+    request.addfinalizer(lambda: saved.unlink(missing_ok=True))  # SaveFaceModel writes into ComfyUI's models dir
     info = face_models.object_info("LikenessLoadFaceModel")["LikenessLoadFaceModel"]
     spec = info["input"]["required"]["face_model"]
     options = spec[1]["options"] if spec[0] == "COMBO" else spec[0]
@@ -134,5 +136,3 @@ def test_face_model_build_save_load_and_swap(face_models, faces_dir):
     out = face_models.run(g2)
     [swapped] = face_models.images(out, "out")
     assert swapped.ndim == 3
-    saved = Path(face_models.comfyui) / "models" / "face_models" / "obama_test.safetensors"
-    saved.unlink(missing_ok=True)  # SaveFaceModel writes into ComfyUI's own models/face_models

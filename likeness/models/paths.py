@@ -36,6 +36,7 @@ def register_folders() -> None:
     fp = _folder_paths()
     for name, exts in PACK_FOLDERS.items():
         default = os.path.join(fp.models_dir, name)
+        os.makedirs(default, exist_ok=True)  # ComfyUI caches file lists per existing folder: create it up front
         if name not in fp.folder_names_and_paths:
             fp.folder_names_and_paths[name] = ([default], set(exts))
         else:
