@@ -6,6 +6,7 @@ from .face_analysis import LikenessDetectFaces, LikenessFaceAnalyzerLoader
 from .face_model import LikenessBuildFaceModel, LikenessLoadFaceModel, LikenessSaveFaceModel
 from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
 from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
+from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .info import LikenessInfo
 
 NODES: list[type[io.ComfyNode]] = [
@@ -13,6 +14,7 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessFaceAnalyzerLoader, LikenessDetectFaces, LikenessBuildFaceModel, LikenessSaveFaceModel,
     LikenessLoadFaceModel, LikenessFaceSwapperLoader, LikenessFaceParserLoader, LikenessFaceSwap,
     LikenessFaceRestorerLoader, LikenessFaceRestore,
+    LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport,
 ]
 
 
