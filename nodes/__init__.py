@@ -6,8 +6,12 @@ from .face_analysis import LikenessDetectFaces, LikenessFaceAnalyzerLoader
 from .face_model import LikenessBuildFaceModel, LikenessLoadFaceModel, LikenessSaveFaceModel
 from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
 from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
+from .character_scene import LikenessCharacterScene
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .info import LikenessInfo
+from .lora_stack import LikenessApplyLoraStack, LikenessLoraStack
+from .qwen_encode import LikenessQwenEditEncode
+from .qwen_presets import LikenessQwenSamplingPreset
 
 NODES: list[type[io.ComfyNode]] = [
     LikenessInfo,
@@ -15,6 +19,8 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessLoadFaceModel, LikenessFaceSwapperLoader, LikenessFaceParserLoader, LikenessFaceSwap,
     LikenessFaceRestorerLoader, LikenessFaceRestore,
     LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport,
+    LikenessQwenEditEncode, LikenessCharacterScene, LikenessQwenSamplingPreset, LikenessLoraStack,
+    LikenessApplyLoraStack,
 ]
 
 

@@ -1,0 +1,96 @@
+"""LoRA Stack (chainable list of LoRAs) and Apply LoRA Stack (patch a MODEL, report what matched)."""
+from __future__ import annotations
+
+import comfy.lora
+import comfy.sd
+import comfy.utils
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..likeness.errors import BadInputError
+from ..likeness.qwen import lora
+from . import common
+from .qwen_common import require_qwen_model
+from .types import LoraStack
+
+SLOTS = 4
+NONE = "None"
+
+
+class LikenessLoraStack(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = [NONE] + folder_paths.get_filename_list("loras")
+        slots = []
+        for i in range(1, SLOTS + 1):
+            slots += [io.Combo.Input(f"lora_{i}", options=files, default=NONE, tooltip=f"LoRA {i} (models/loras)."),
+                      io.Float.Input(f"strength_{i}", default=1.0, min=-5.0, max=5.0, step=0.05,
+                                     tooltip="Strengths add linearly across the stack."),
+                      io.Boolean.Input(f"on_{i}", default=True, tooltip="Switch this entry off without removing it.")]
+        return io.Schema(
+            node_id="LikenessLoraStack", display_name="LoRA Stack", category="Likeness/LoRA",
+            description="Up to 4 LoRAs (plus a preset), chainable: connect another stack to `stack` for more.",
+            inputs=[io.Combo.Input("preset", options=[NONE] + list(lora.presets()), default=NONE,
+                                   tooltip="Adds a known LoRA at its recommended strength (Lightning 1.0, multiple "
+                                           "angles 1.25 — its prompts are camera commands)."),
+                    *slots, LoraStack.Input("stack", optional=True, tooltip="Entries from another LoRA Stack.")],
+            outputs=[LoraStack.Output(display_name="stack")],
+        )
+
+    @classmethod
+    def execute(cls, preset, stack=None, **slots) -> io.NodeOutput:
+        entries = list(stack or [])
+        if preset != NONE:
+            entries.append(lora.presets()[preset])
+        for i in range(1, SLOTS + 1):
+            name = slots.get(f"lora_{i}", NONE)
+            if name != NONE and slots.get(f"on_{i}", True):
+                entries.append(lora.LoraEntry(name, float(slots.get(f"strength_{i}", 1.0))))
+        return io.NodeOutput(entries)
+
+
+def _unscaled_fp8(model) -> bool:
+    fp8 = {getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, n)}
+    sd_keys = model.model.diffusion_model.state_dict().keys()
+    has_fp8 = any(p.dtype in fp8 for p in model.model.diffusion_model.parameters())
+    return has_fp8 and not any(k.endswith(("scale_weight", "weight_scale")) for k in sd_keys)
+
+
+class LikenessApplyLoraStack(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LikenessApplyLoraStack", display_name="Apply LoRA Stack", category="Likeness/LoRA",
+            description="Patches the model with every LoRA of the stack and reports how many layers each matched. "
+                        "A LoRA that matches nothing (made for another base model) is an error, not a silent no-op.",
+            inputs=[io.Model.Input("model"), LoraStack.Input("stack")],
+            outputs=[io.Model.Output(display_name="model"),
+                     io.String.Output(display_name="report", tooltip="Matched layers per LoRA, and warnings.")],
+        )
+
+    @classmethod
+    def execute(cls, model, stack) -> io.NodeOutput:
+        require_qwen_model(model)
+        key_map = comfy.lora.model_lora_keys_unet(model.model, {})
+        lines, fp8_warned = [], False
+        for entry in stack:
+            path = common.resolve_file(entry.name, ("loras",), "faceswap-fast")
+            sd = comfy.utils.load_torch_file(str(path), safe_load=True)
+            if not lora.looks_like_lora(sd.keys()):
+                raise BadInputError(f"{entry.name} is not a LoRA (no lora_up/lora_down/lora_A/lora_B keys). "
+                                    "Is it a full model? Load it with Load Diffusion Model instead.")
+            patches = comfy.lora.load_lora(sd, key_map, log_missing=False)
+            total = len(lora.lora_modules(sd.keys()))
+            if not patches:
+                raise BadInputError(f"{entry.name} matched none of this model's {len(key_map)} layers: it was made for "
+                                    "another base model (e.g. SDXL, Flux, Wan). Use a Qwen-Image LoRA.")
+            model, _ = comfy.sd.load_lora_for_models(model, None, sd, entry.strength, 0)
+            lines.append(f"{entry.name} @ {entry.strength:g}: matched {len(patches)} of {total} layers")
+            if lora.is_lightning(entry.name) and not fp8_warned and _unscaled_fp8(model):
+                fp8_warned = True
+                lines.append("warning: a Lightning LoRA on an unscaled fp8 base gives grid artefacts; use the "
+                             "fp8 'scaled'/'fp8mixed' base or bf16.")
+        text = "\n".join(lines) or "empty stack: model unchanged"
+        common.log.info("likeness: lora stack\n%s", text)
+        return io.NodeOutput(model, text, ui={"text": [text]})
