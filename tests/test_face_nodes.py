@@ -67,8 +67,6 @@ def swap_graph(target, source, **swap_inputs):
 
 
 def test_swap_then_restore_only_the_swapped_face(face_models, faces_dir):
-    from PIL import Image
-
     target = face_models.upload(faces_dir / "two_people.jpg")
     source = face_models.upload(faces_dir / "obama_1.jpg")
     graph = swap_graph(target, source)
@@ -79,8 +77,11 @@ def test_swap_then_restore_only_the_swapped_face(face_models, faces_dir):
                                    "visibility": 1.0, "only_in_mask": ["swap", 1]}}
     graph["save_swap"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "swap"}}
     graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["restore", 0], "filename_prefix": "restored"}}
+    # the baseline is the photo as this ComfyUI decodes it (0.33 decodes JPEG with PyAV, not PIL)
+    graph["save_in"] = {"class_type": "SaveImage", "inputs": {"images": ["target", 0], "filename_prefix": "in"}}
     out = face_models.run(graph)
-    photo = np.array(Image.open(faces_dir / "two_people.jpg").convert("RGB")).astype(int)
+    [photo] = face_models.images(out, "save_in")
+    photo = photo[..., :3].astype(int)
     [swapped] = face_models.images(out, "save_swap")
     [restored] = face_models.images(out, "save")
     d_swap = np.abs(swapped[..., :3].astype(int) - photo).sum(-1)
