@@ -7,6 +7,7 @@ from .face_model import LikenessBuildFaceModel, LikenessLoadFaceModel, LikenessS
 from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
 from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
 from .character_scene import LikenessCharacterScene
+from .dataset import LikenessDatasetWriter
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .info import LikenessInfo
 from .lora_stack import LikenessApplyLoraStack, LikenessLoraStack
@@ -20,7 +21,7 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessFaceRestorerLoader, LikenessFaceRestore,
     LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport,
     LikenessQwenEditEncode, LikenessCharacterScene, LikenessQwenSamplingPreset, LikenessLoraStack,
-    LikenessApplyLoraStack,
+    LikenessApplyLoraStack, LikenessDatasetWriter,
 ]
 
 

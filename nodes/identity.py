@@ -5,7 +5,6 @@ import json
 
 import cv2
 import numpy as np
-import torch
 from comfy_api.latest import io
 
 from ..likeness.errors import BadInputError
@@ -167,4 +166,4 @@ class LikenessIdentityReport(io.ComfyNode):
         text = (f"{data['passed']}/{data['images']} kept the identity ({100 * data['pass_rate']:.0f}%) — "
                 f"{data['backend']}, threshold {data['threshold']} ({data['threshold_source']})")
         files = [{"filename": p.name, "subfolder": subfolder, "type": "output"} for p in (json_path, csv_path)]
-        return io.NodeOutput(text, ui={"text": [text], "reports": files})
+        return io.NodeOutput(text, ui={"text": [text], "files": files})

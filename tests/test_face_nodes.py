@@ -1,7 +1,6 @@
 """Face nodes through a live ComfyUI: detect, swap, restore only swapped faces, face models, clear errors."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -51,7 +51,7 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
     assert len(comfy.images(out, "preview")) == 3
     assert "2/3 kept the identity (67%)" in out["report"]["text"][0]
     assert "dlib" in out["report"]["text"][0] and "equal-error" in out["report"]["text"][0]
-    files = {f["filename"]: f for f in out["report"]["reports"]}
+    files = {f["filename"]: f for f in out["report"]["files"]}
     data = json.loads(comfy.client.fetch(next(f for n, f in files.items() if n.endswith(".json"))))
     assert [s["verdict"] for s in data["scores"]] == ["pass", "fail", "pass"]
     rows = list(csv.reader(comfy.client.fetch(next(f for n, f in files.items() if n.endswith(".csv")))

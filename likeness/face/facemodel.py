@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BadInputError, LikenessError
+from ..fileio import atomic_path
 
 
 @dataclass
@@ -52,15 +52,12 @@ def save(model: FaceModel, path: str | Path) -> Path:
     """Write atomically (temp file + rename): an interrupted save never leaves a broken model behind."""
     from safetensors.numpy import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": "likeness-face-model/1", "backend": model.backend, "method": model.method,
             "sources": json.dumps(model.sources), "gender": "" if model.gender is None else str(model.gender)}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({"embedding": model.embedding.astype(np.float32), "embeddings": model.embeddings.astype(np.float32)},
-              str(tmp), metadata=meta)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        save_file({"embedding": model.embedding.astype(np.float32),
+                   "embeddings": model.embeddings.astype(np.float32)}, str(tmp), metadata=meta)
+    return Path(path)
 
 
 def load(path: str | Path) -> FaceModel:

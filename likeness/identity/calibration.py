@@ -11,12 +11,13 @@ import argparse
 import datetime as _dt
 import itertools
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_write
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -97,9 +98,7 @@ def threshold_for(backend: str, override: float | None = None, path: Path = CALI
 def write(backend: str, entry: dict, path: Path = CALIBRATION_FILE) -> None:
     data = read(path)
     data[backend] = entry
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv=None) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
+from ..fileio import atomic_write
 from .score import Score, pass_rate
 
 COLUMNS = ["image", "file", "verdict", "similarity", "leakage", "id_gain", "threshold", "backend", "faces"]
@@ -20,18 +20,12 @@ def summary(scores: list[Score]) -> dict:
             "scores": [s.as_dict() for s in scores]}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write(report: dict, directory: str | Path, stem: str, files: list[str] | None = None) -> tuple[Path, Path]:
     """<stem>.json and <stem>.csv in `directory`; `files` names the saved image of each row when known."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = d / f"{stem}.json", d / f"{stem}.csv"
-    _atomic_write(json_path, json.dumps({**report, "files": files or []}, indent=1))
+    atomic_write(json_path, json.dumps({**report, "files": files or []}, indent=1))
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(COLUMNS)
@@ -39,5 +33,5 @@ def write(report: dict, directory: str | Path, stem: str, files: list[str] | Non
         file = files[s["image"]] if files and s["image"] < len(files) else ""
         w.writerow([s["image"], file, s["verdict"], s["similarity"], s["leakage"], s["id_gain"], s["threshold"],
                     s["backend"], len(s["faces"])])
-    _atomic_write(csv_path, buf.getvalue())
+    atomic_write(csv_path, buf.getvalue())
     return json_path, csv_path

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LikenessError
+from ..fileio import atomic_write
 from .download import download, extract_zip, text_progress
 from .registry import ModelEntry
 
@@ -64,10 +65,7 @@ def _read_lock(models_dir: Path) -> dict:
 
 
 def _write_lock(models_dir: Path, lock: dict) -> None:
-    path = models_dir / LOCK_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(lock, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write(models_dir / LOCK_NAME, json.dumps(lock, indent=2, sort_keys=True))
 
 
 def install_model(models_dir: Path, entry: ModelEntry, allow_unverified: bool, timeout: float = 60.0) -> str:

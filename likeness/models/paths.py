@@ -18,6 +18,7 @@ PACK_FOLDERS: dict[str, set[str]] = {
     "facerestore_models": {".pth", ".safetensors", ".onnx"},
     "face_parsing": {".pth", ".safetensors", ".onnx"},
     "face_models": {".safetensors"},
+    "mediapipe": {".tflite"},
 }
 # Folders of other packs we also read from, when they exist (ReActor keeps face models here).
 ALIASES: dict[str, list[str]] = {"face_models": ["reactor/faces"]}

@@ -98,6 +98,11 @@ class ComfyClient:
     def interrupt(self, prompt_id: str | None = None) -> None:
         self._json("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
 
+    def cancel(self, prompt_id: str) -> None:
+        """Stop a prompt: drop it from the queue if it waits there, interrupt it if it runs."""
+        self._json("POST", "/queue", {"delete": [prompt_id]})
+        self.interrupt(prompt_id)
+
     def free(self, unload_models: bool = True) -> None:
         self._json("POST", "/free", {"unload_models": unload_models, "free_memory": True})
 
@@ -155,11 +160,11 @@ class ComfyClient:
         return self._poll_history(prompt_id, timeout)
 
     def run(self, graph: dict, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0,
-            extra_data: dict | None = None) -> dict:
+            extra_data: dict | None = None, prompt_id: str | None = None) -> dict:
         """Queue a graph, wait for it, and return its outputs ({node_id: {"images": [...], ...}})."""
         ws = self._connect_ws()  # connect first so no early event is missed
         try:
-            prompt_id = self.queue(graph, extra_data)
+            prompt_id = self.queue(graph, extra_data, prompt_id)
         except BaseException:
             if ws is not None:
                 ws.close()

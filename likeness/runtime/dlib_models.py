@@ -39,8 +39,6 @@ def kps5_from_68(points: np.ndarray) -> np.ndarray:
 
 def detect(rgb: np.ndarray, upsample: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Faces in an HxWx3 uint8 RGB image: [(box x1y1x2y2, kps5 (5,2), landmarks68 (68,2))], left to right."""
-    import dlib
-
     detector, predictor, _ = models()
     img = np.ascontiguousarray(rgb)
     faces = []

@@ -1,0 +1,1 @@
+"""LoRA-training datasets: images with captions, metadata.jsonl and square face crops."""

@@ -1,0 +1,81 @@
+"""Write one dataset item: the image, its caption (.txt beside it), a face crop, and a metadata.jsonl line.
+
+File names come from the image content and the seed, so items made on several servers never collide and a
+retried item overwrites itself instead of doubling. Every file is written atomically.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..fileio import atomic_write
+
+METADATA = "metadata.jsonl"
+CROPS = "faces"
+
+
+@dataclass
+class DatasetItem:
+    rgb: np.ndarray
+    caption: str
+    prompt: str = ""
+    seed: int = 0
+    sources: list[str] = field(default_factory=list)
+    score: dict | None = None          # the identity score of this image, when it was scored
+
+
+def item_name(rgb: np.ndarray, seed: int) -> str:
+    digest = hashlib.blake2b(rgb.tobytes(), digest_size=6, key=repr(rgb.shape).encode()).hexdigest()
+    return f"{seed}_{digest}"
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None = None) -> dict:
+    """Writes the files of one item and returns its metadata record (paths relative to `directory`)."""
+    d = Path(directory)
+    name = item_name(item.rgb, item.seed)
+    atomic_write(d / f"{name}.png", png_bytes(item.rgb))
+    atomic_write(d / f"{name}.txt", item.caption.strip() + "\n")
+    record = {"file": f"{name}.png", "caption": item.caption.strip(), "prompt": item.prompt, "seed": item.seed,
+              "source": item.sources, "width": int(item.rgb.shape[1]), "height": int(item.rgb.shape[0]),
+              "identity": _score_fields(item.score), "face_crop": None,
+              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if crop is not None:
+        atomic_write(d / CROPS / f"{name}.png", png_bytes(crop))
+        atomic_write(d / CROPS / f"{name}.txt", item.caption.strip() + "\n")
+        record["face_crop"] = f"{CROPS}/{name}.png"
+    return record
+
+
+def _score_fields(score: dict | None) -> dict | None:
+    if not score:
+        return None
+    keys = ("similarity", "verdict", "threshold", "threshold_source", "backend", "leakage", "id_gain")
+    return {k: score.get(k) for k in keys if k in score}
+
+
+def read_metadata(directory: str | Path) -> list[dict]:
+    path = Path(directory) / METADATA
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def append_metadata(directory: str | Path, records: list[dict]) -> Path:
+    """Adds records to metadata.jsonl; a record for a file already listed replaces the old line."""
+    new = {r["file"]: r for r in records}
+    kept = [r for r in read_metadata(directory) if r.get("file") not in new]
+    lines = [json.dumps(r, ensure_ascii=False) for r in kept + list(new.values())]
+    return atomic_write(Path(directory) / METADATA, "\n".join(lines) + "\n")

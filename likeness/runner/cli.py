@@ -1,0 +1,172 @@
+"""`python -m likeness run`: run a workflow headlessly and download what it made.
+
+    python -m likeness run faceswap-fast --image Reference=me.jpg --set "Prompt.text=a sailor at dawn" --out out/
+    python -m likeness run dataset-enrichment --image Reference=me.jpg --batch "Scene.value=scenes.txt" \\
+        --server http://gpu1:8188 --server http://gpu2:8188 --out dataset/
+
+Without --server an embedded ComfyUI is started (COMFYUI_PATH, --comfyui, or the ComfyUI this pack is installed
+in) and stopped afterwards. Exit status: 0 all items done, 1 some failed or were left undone, 2 bad arguments or
+workflow, 130 interrupted (Ctrl-C cancels the running prompts; no half-written file is left).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from ..errors import LikenessError
+from ..fileio import atomic_write
+from . import graph_edit
+from .batch import BatchRunner, Job
+from .client import ComfyClient, ComfyError, PromptRejected
+from .progress import ProgressPrinter
+
+SEED_TITLE = "Seed"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m likeness run", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("workflow", help="a shipped workflow (character-scene, faceswap, faceswap-fast, "
+                                    "dataset-enrichment) or a .json file in API or UI format")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="TITLE.INPUT=VALUE",
+                   help="change an input of the node with this title (repeatable)")
+    p.add_argument("--image", action="append", default=[], metavar="TITLE=PATH",
+                   help="upload a local image into the Load Image node with this title (repeatable)")
+    p.add_argument("--batch", metavar="TITLE.INPUT=FILE",
+                   help="one item per non-empty line of FILE, each setting that input; a node titled "
+                        f"'{SEED_TITLE}' counts up by one per item unless you --set it")
+    p.add_argument("--server", action="append", default=[], metavar="URL",
+                   help="ComfyUI server(s) to use; several share a batch (default: start an embedded one)")
+    p.add_argument("--out", default="likeness-out", help="folder for the results (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per item (default: %(default)s)")
+    p.add_argument("--comfyui", help="embedded server: the ComfyUI folder to run")
+    p.add_argument("--comfy-arg", action="append", default=[], metavar="ARG",
+                   help="embedded server: an extra ComfyUI argument, e.g. --comfy-arg=--lowvram (repeatable)")
+    p.add_argument("--cpu", action="store_true", help="embedded server: run ComfyUI on the CPU")
+    p.add_argument("--quiet", action="store_true", help="print only the results")
+    return p
+
+
+def build_job(args, first: ComfyClient) -> Job:
+    doc = graph_edit.load(args.workflow)
+    if graph_edit.is_ui(doc):
+        from ..workflows.convert import ui_to_api
+        from ..workflows.specs import specs
+
+        doc = ui_to_api(doc, specs(first.object_info()))
+    for text in args.sets:
+        graph_edit.assign(doc, text)
+    images = {}
+    for text in args.image:
+        title, sep, path = text.partition("=")
+        if not sep or not Path(path).is_file():
+            raise graph_edit.WorkflowError(f"--image {text}: expected TITLE=PATH of an existing image file.")
+        graph_edit.find_node(doc, title)
+        images[title] = Path(path)
+    return Job(doc, images, batch_items(args, doc), args.timeout)
+
+
+def batch_items(args, graph: dict) -> list[dict]:
+    if not args.batch:
+        return [{}]
+    key, sep, file = args.batch.partition("=")
+    title, name, _ = graph_edit.split_assignment(f"{key}=x")
+    graph_edit.find_node(graph, title)
+    try:
+        lines = [line.strip() for line in Path(file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as e:
+        raise graph_edit.WorkflowError(f"--batch: cannot read {file}: {e}") from e
+    if not sep or not lines:
+        raise graph_edit.WorkflowError(f"--batch {args.batch}: expected TITLE.INPUT=FILE with one value per line.")
+    items = [{f"{title}.{name}": line} for line in lines]
+    seed_set = any(graph_edit.split_assignment(s)[0].lower() == SEED_TITLE.lower() for s in args.sets)
+    try:
+        seed_id = graph_edit.find_node(graph, SEED_TITLE)
+    except graph_edit.WorkflowError:
+        seed_id = None
+    base = graph.get(seed_id, {}).get("inputs", {}).get("value") if seed_id else None
+    if isinstance(base, int) and not seed_set:
+        for i, item in enumerate(items):
+            item[f"{SEED_TITLE}.value"] = str(base + i)
+    return items
+
+
+def write_summary(out: Path, workflow: str, results) -> Path:
+    items = [{"item": r.index, "sets": r.sets, "status": r.status, "error": r.error, "server": r.server,
+              "prompt_id": r.prompt_id, "files": r.files, "texts": r.texts, "attempts": r.attempts}
+             for r in results]
+    done = sum(r.status == "done" for r in results)
+    return atomic_write(out / "likeness-run.json", json.dumps(
+        {"workflow": workflow, "items": len(results), "done": done, "results": items}, indent=1) + "\n")
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    with contextlib.ExitStack() as stack:
+        urls = args.server
+        if not urls:
+            urls = [stack.enter_context(_embedded(args)).url]
+        clients = [ComfyClient(u) for u in urls]
+        job = build_job(args, clients[0])
+        printer = ProgressPrinter(job.graph, show_item=len(clients) > 1 or len(job.items) > 1,
+                                  live=None if len(clients) == 1 else False)
+        if args.quiet:
+            printer.event = lambda item, msg: None
+
+        def done(item):
+            if item.status == "done":
+                texts = "; ".join(t for v in item.texts.values() for t in v if "identity" in t.lower())
+                printer.message(f"item {item.index + 1}/{len(job.items)} done: {len(item.files)} file(s)"
+                                + (f" — {texts}" if texts else ""))
+            else:
+                printer.message(f"item {item.index + 1}/{len(job.items)} {item.status}: {item.error}")
+
+        runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done)
+        try:
+            results = runner.run()
+        except KeyboardInterrupt:
+            printer.message("interrupted: cancelling the running prompts ...")
+            runner.stop()
+            for p in out.rglob(".*.partial") if out.is_dir() else []:
+                p.unlink(missing_ok=True)
+            write_summary(out, args.workflow, runner.results)
+            return 130
+    summary = write_summary(out, args.workflow, results)
+    bad = [r for r in results if r.status != "done"]
+    for url, why in runner.dead.items():
+        print(f"server {url} was lost: {why}", file=sys.stderr)
+    for r in bad:
+        print(f"item {r.index + 1}: {r.status}: {r.error or 'no server was left to run it'}", file=sys.stderr)
+    files = sum(len(r.files) for r in results)
+    print(f"{len(results) - len(bad)}/{len(results)} item(s) done, {files} file(s) in {out} (summary: {summary})")
+    return 1 if bad else 0
+
+
+def _embedded(args):
+    from ..models.installer import find_comfyui
+    from .embedded import embedded_comfyui
+
+    comfyui = find_comfyui(args.comfyui)
+    if comfyui is None:
+        raise LikenessError("No ComfyUI found to start: pass --server URL, --comfyui PATH or set COMFYUI_PATH.")
+    extra = (["--cpu"] if args.cpu else []) + args.comfy_arg
+    print(f"starting ComfyUI from {comfyui} ...", file=sys.stderr)
+    return embedded_comfyui(comfyui, extra)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except PromptRejected as e:
+        print(f"ComfyUI rejected the workflow:\n{e}", file=sys.stderr)
+        return 2
+    except (LikenessError, ComfyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,106 @@
+"""Run a ComfyUI server as a child process: start it, wait until it answers, stop it with SIGTERM.
+
+    with embedded_comfyui(comfyui_dir, ["--cpu"]) as server:
+        ComfyClient(server.url).run(graph)
+
+`embedded_comfyui` also makes sure this pack is loaded: when the pack does not live in that ComfyUI's
+custom_nodes, it is linked in through a temporary extra_model_paths.yaml.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import LikenessError
+from .client import ComfyClient
+
+PACK = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComfyProcess:
+    def __init__(self, comfyui: str | Path, args: list[str] = (), port: int | None = None,
+                 log_path: str | Path | None = None):
+        self.comfyui = Path(comfyui)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = ComfyClient(self.url, timeout=60)
+        self.args = list(args)
+        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="comfyui-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 300) -> "ComfyProcess":
+        if not (self.comfyui / "main.py").is_file():
+            raise LikenessError(f"No ComfyUI at {self.comfyui} (main.py not found). Pass --comfyui or set "
+                                "COMFYUI_PATH.")
+        cmd = [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(self.port), "--disable-auto-launch",
+               *self.args]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=self.comfyui, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
+        while not self.client.alive():
+            if self.proc.poll() is not None:
+                raise LikenessError(f"ComfyUI exited with code {self.proc.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LikenessError(f"ComfyUI did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.5)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """Stop it the hard way (a crash, as far as clients can tell)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> "ComfyProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def pack_loaded_by(comfyui: Path) -> bool:
+    nodes = comfyui / "custom_nodes"
+    return nodes.is_dir() and any(p.resolve() == PACK for p in nodes.iterdir() if p.is_dir())
+
+
+def embedded_comfyui(comfyui: str | Path, args: list[str] = ()) -> ComfyProcess:
+    """A ComfyProcess (not started) for `comfyui` that is sure to load this pack."""
+    comfyui = Path(comfyui)
+    args = list(args)
+    if not pack_loaded_by(comfyui):
+        work = Path(tempfile.mkdtemp(prefix="likeness-embedded-"))
+        (work / "custom_nodes").mkdir()
+        (work / "custom_nodes" / PACK.name).symlink_to(PACK, target_is_directory=True)
+        config = work / "extra_model_paths.yaml"
+        config.write_text(f"likeness_runner:\n  base_path: {work}\n  custom_nodes: custom_nodes\n")
+        args += ["--extra-model-paths-config", str(config)]
+    return ComfyProcess(comfyui, args)

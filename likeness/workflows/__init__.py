@@ -1,0 +1,1 @@
+"""Shipped workflows: described once in code (`shipped`), rendered to UI and API format (`build`)."""

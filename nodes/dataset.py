@@ -1,0 +1,115 @@
+"""Dataset Writer: images + captions + metadata.jsonl + face crops, ready for LoRA training."""
+from __future__ import annotations
+
+import json
+import re
+
+from comfy_api.latest import io
+
+from ..likeness.dataset import crop, writer
+from ..likeness.errors import BadInputError
+from ..likeness.face.analysis import analyzer as get_analyzer
+from ..likeness.image import images_to_rgb_list
+from ..likeness.models import paths
+from . import common
+from .types import FaceAnalyzer
+
+ROOT = "Likeness/datasets"
+
+
+def _mediapipe_model():
+    """A Blaze face-detector .tflite in models/mediapipe, when the mediapipe package can run it."""
+    names = [n for n in paths.list_names("mediapipe") if "face_detect" in n.lower()]
+    if not names or not crop.mediapipe_available():
+        return None
+    return paths.resolve("mediapipe", sorted(names, key=lambda n: "short" not in n)[0])
+
+
+def _sources(prompt: dict | None) -> list[str]:
+    """The files this graph loaded (LoadImage inputs): the provenance of every item."""
+    return sorted({str(n["inputs"]["image"]) for n in (prompt or {}).values()
+                   if isinstance(n, dict) and n.get("class_type") == "LoadImage" and
+                   isinstance(n.get("inputs", {}).get("image"), str)})
+
+
+class LikenessDatasetWriter(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LikenessDatasetWriter", display_name="Dataset Writer", category="Likeness/Dataset",
+            description="Adds images to a LoRA-training dataset in output/Likeness/datasets/<dataset>: each image "
+                        "with a caption .txt, a line in metadata.jsonl (prompt, seed, source, identity score) and a "
+                        "square face-centred crop in faces/. Re-running an item overwrites it, never doubles it.",
+            inputs=[io.Image.Input("images", tooltip="The images to keep (e.g. Identity Gate's output)."),
+                    io.String.Input("dataset", default="character", tooltip="Dataset folder name."),
+                    io.String.Input("caption", multiline=True, default="",
+                                    tooltip="Caption text for every image of this batch (the scene)."),
+                    io.String.Input("trigger", default="", tooltip="Trigger word put before every caption, "
+                                                                   "e.g. 'ohwx woman'. Empty = none."),
+                    io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF,
+                                 tooltip="The seed that made these images (recorded; link it from the sampler's "
+                                         "seed)."),
+                    io.Boolean.Input("face_crops", default=True, tooltip="Also write a square crop around the face."),
+                    io.Int.Input("crop_size", default=1024, min=64, max=4096, step=8,
+                                 tooltip="Side of the face crops in pixels."),
+                    io.Float.Input("crop_margin", default=0.8, min=0.0, max=4.0, step=0.05,
+                                   tooltip="Room around the face on each side, in face sizes (0.8 = head and "
+                                           "shoulders)."),
+                    io.String.Input("prompt", optional=True, force_input=True,
+                                    tooltip="The instruction that made the images (recorded in metadata.jsonl)."),
+                    io.String.Input("report", optional=True, force_input=True,
+                                    tooltip="Identity report of these images (Identity Gate's report)."),
+                    FaceAnalyzer.Input("analyzer", optional=True,
+                                       tooltip="Finds the face for crops when no MediaPipe face detector is in "
+                                               "models/mediapipe.")],
+            outputs=[io.String.Output(display_name="summary")],
+            hidden=[io.Hidden.prompt],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, images, dataset, caption, trigger, seed, face_crops, crop_size, crop_margin, prompt=None,
+                report=None, analyzer=None) -> io.NodeOutput:
+        import folder_paths
+
+        name = re.sub(r"[^\w\- ]+", "_", dataset).strip(" ._") or "character"
+        subfolder = f"{ROOT}/{name}"
+        directory = paths.safe_join(folder_paths.get_output_directory(), subfolder)
+        frames = images_to_rgb_list(images, "images") if images.shape[0] else []
+        scores = json.loads(report)["scores"] if report else [None] * len(frames)
+        if len(scores) != len(frames):
+            raise BadInputError(f"The report scores {len(scores)} image(s) but {len(frames)} arrived: connect the "
+                                "report that belongs to these images (Identity Gate's report output).")
+        text = ", ".join(t for t in (trigger.strip(), caption.strip()) if t)
+        find = cls._face_finder(face_crops, analyzer)
+        on_item = common.progress(len(frames))
+        records = []
+        for i, (rgb, score) in enumerate(zip(frames, scores)):
+            box = find(rgb, i) if find else None
+            face = crop.square_crop(rgb, box, crop_size, crop_margin) if box is not None else None
+            item = writer.DatasetItem(rgb, text, prompt or caption, seed, _sources(cls.hidden.prompt), score)
+            records.append(writer.write_item(directory, item, face))
+            on_item(i + 1)
+        if records:
+            writer.append_metadata(directory, records)
+        ref = lambda f: {"filename": f.rsplit("/", 1)[-1], "type": "output",  # noqa: E731
+                         "subfolder": "/".join([subfolder] + f.split("/")[:-1])}
+        extra = [f for r in records for f in [r["file"][:-4] + ".txt"] +
+                 ([r["face_crop"], r["face_crop"][:-4] + ".txt"] if r["face_crop"] else [])]
+        summary = f"{len(records)} image(s) added to {subfolder} ({sum(bool(r['face_crop']) for r in records)} crops)"
+        return io.NodeOutput(summary, ui={"text": [summary], "images": [ref(r["file"]) for r in records],
+                                          "files": [ref(f) for f in extra],
+                                          "metadata": [{"subfolder": subfolder, "record": r} for r in records]})
+
+    @staticmethod
+    def _face_finder(face_crops: bool, analyzer):
+        if not face_crops:
+            return None
+        model = _mediapipe_model()
+        if model is not None:
+            detector = crop.MediaPipeFaces(model)
+            return lambda rgb, i: crop.largest(detector.boxes(rgb))
+        if analyzer is None:
+            return None
+        an = get_analyzer(analyzer)
+        return lambda rgb, i: crop.largest([list(f.bbox) for f in an.analyze(rgb, i)])

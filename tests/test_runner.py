@@ -1,0 +1,205 @@
+"""The shipped workflows run end to end through `python -m likeness run`, against live ComfyUI servers with tiny
+models: one server, two servers with one killed mid-batch, an embedded server, Ctrl-C, and rejected inputs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from comfy_server import ComfyServer
+from fixtures.onnx_models import build_buffalo_pack, build_inswapper
+
+REPO = Path(__file__).resolve().parents[1]
+SIDE = 256  # reference photo size; generated images are 128 x 128 (the same aspect: the replay detector scales)
+
+
+def reference_photo(faces_dir: Path, dest: Path):
+    """A square crop of a real photo and its face as dlib sees it (box + 5 keypoints)."""
+    from likeness.runtime import dlib_models
+
+    photo = Image.open(faces_dir / "obama_1.jpg").convert("RGB")
+    x1, y1, x2, y2 = 349, 142, 617, 409  # dlib's box (faces/README.md)
+    pad = (x2 - x1) // 2
+    square = photo.crop((x1 - pad, y1 - pad, x2 + pad, y2 + pad)).resize((SIDE, SIDE), Image.LANCZOS)
+    square.save(dest)
+    [(box, kps, _)] = dlib_models.detect(np.array(square))
+    return dest, (box, kps)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, faces_dir):
+    """A server with the tiny Qwen models and the synthetic face models, plus what the runner needs to use it."""
+    from fixtures.restore_models import gfpgan_pth
+    from fixtures.tiny_qwen import tiny_qwen_files
+
+    base = tmp_path_factory.mktemp("runner")
+    server = ComfyServer(base / "a").start()
+    models = server.models_dir
+    tiny = tiny_qwen_files(models, str(server.comfyui))
+    ref, face = reference_photo(faces_dir, base / "reference.png")
+    build_buffalo_pack(models / "insightface" / "models" / "buffalo_l", [face], (SIDE, SIDE))
+    build_inswapper(models / "insightface" / "inswapper_128.onnx")
+    (models / "facerestore_models" / "GFPGANv1.4.pth").symlink_to(gfpgan_pth())
+    version = server.client._json("GET", "/system_stats")["system"]["comfyui_version"]
+    new_core = tuple(int(p) for p in version.split(".")[:3]) >= (0, 5, 0)
+    yield SimpleNamespace(server=server, tiny=tiny, reference=ref, base=base, new_core=new_core)
+    server.stop()
+
+
+def tiny_sets(lab, name: str) -> list[str]:
+    """--set overrides that point a shipped workflow at the tiny models and CPU-sized work."""
+    edit = name in ("character-scene", "dataset-enrichment")
+    dit = lab.tiny["dit_2511"] if edit and lab.new_core else lab.tiny["dit"]
+    sets = [f"Load Diffusion Model.unet_name={dit}", f"Load Text Encoder.clip_name={lab.tiny['te']}",
+            f"Load VAE.vae_name={lab.tiny['vae']}"]
+    if edit:
+        version = "2511" if lab.new_core else "2509"  # 2511 needs ComfyUI 0.5.0+
+        sets += ["Character Scene.steps=2", f"Character Scene.vae_megapixels={SIDE * SIDE / 2 ** 20}",
+                 f"Character Scene.version={version}"]
+    else:
+        sets += ["Sampler.steps=2", "Image Size.width=128", "Image Size.height=128"]
+    if name == "faceswap-fast":
+        sets += ["LoRA Stack.preset=None", f"LoRA Stack.lora_1={lab.tiny['lora_kohya']}"]  # stands in for Lightning
+    return sets
+
+
+def run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=900, **kw)
+
+
+def cli_args(lab, name, out, servers=None, extra=()):
+    args = [name, "--out", str(out), "--image", f"Reference={lab.reference}"]
+    for url in servers if servers is not None else [lab.server.url]:
+        args += ["--server", url]
+    for s in tiny_sets(lab, name) + list(extra):
+        args += ["--set", s]
+    return args
+
+
+def saved_pngs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.png") if "faces" not in p.parts)
+
+
+@pytest.mark.parametrize("name", ["character-scene", "faceswap", "faceswap-fast"])
+def test_workflow_runs_end_to_end_and_brings_back_images_and_the_identity_report(lab, tmp_path, name):
+    res = run_cli(cli_args(lab, name, tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    [image] = saved_pngs(tmp_path / "Likeness")
+    assert np.array(Image.open(image)).std() > 0
+    [report] = (tmp_path / "Likeness").glob("*_identity.json")
+    data = json.loads(report.read_text())
+    assert data["images"] == 1 and 0.0 <= data["pass_rate"] <= 1.0 and data["backend"] == "buffalo_l"
+    assert data["scores"][0]["verdict"] in ("pass", "fail")  # the replay detector always finds the face
+    assert (tmp_path / "Likeness" / report.name.replace(".json", ".csv")).is_file()
+    summary = json.loads((tmp_path / "likeness-run.json").read_text())
+    assert summary["done"] == 1 and summary["results"][0]["server"] == lab.server.url
+    assert "kept the identity" in res.stdout + res.stderr  # the pass rate is shown to the user
+    if name != "character-scene":
+        assert data["scores"][0]["leakage"] is not None  # scored against the image before the swap too
+
+
+def dataset_checks(out: Path, prompts: list[str]) -> list[dict]:
+    folder = out / "Likeness" / "datasets" / "character"
+    records = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
+    assert sorted(r["caption"] for r in records) == sorted(prompts)
+    for r in records:
+        assert (folder / r["file"]).is_file()
+        assert (folder / r["file"]).with_suffix(".txt").read_text().strip() == r["caption"]
+        crop = np.array(Image.open(folder / r["face_crop"]))
+        assert crop.shape[:2] == (1024, 1024)
+        assert r["source"] and r["identity"]["backend"] == "buffalo_l" and "Keep the person" in r["prompt"]
+    assert len({r["seed"] for r in records}) == len(records)
+    return records
+
+
+def test_dataset_enrichment_batch_over_two_servers_survives_one_dying(lab, tmp_path):
+    other = ComfyServer(lab.base / f"b{time.monotonic_ns()}", models_dir=lab.server.models_dir).start()
+    prompts = [f"scene number {i}, walking in a park" for i in range(5)]
+    (tmp_path / "scenes.txt").write_text("\n".join(prompts) + "\n")
+    args = cli_args(lab, "dataset-enrichment", tmp_path / "out", servers=[lab.server.url, other.url],
+                    extra=["Identity Gate.if_none_pass=keep best", "Character Scene.steps=4"])
+    args += ["--batch", f"Scene.value={tmp_path / 'scenes.txt'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    killed = False
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:  # kill the second server mid-item
+            if other.client._json("GET", "/queue")["queue_running"]:
+                other.kill()
+                killed = True
+                break
+            time.sleep(0.05)
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        other.kill()
+    assert killed, "the second server was never seen running an item"
+    assert proc.returncode == 0, output
+    records = dataset_checks(tmp_path / "out", prompts)
+    assert len(records) == 5
+    summary = json.loads((tmp_path / "out" / "likeness-run.json").read_text())
+    retried = [r for r in summary["results"] if len(r["attempts"]) == 2]
+    assert retried and all(r["attempts"] == [other.url, lab.server.url] for r in retried), summary
+    assert all(r["server"] == lab.server.url for r in retried) and all(r["status"] == "done" for r in summary["results"])
+    assert f"server {other.url} was lost" in output
+
+
+def test_embedded_server_runs_a_workflow_when_no_server_is_given(lab, tmp_path):
+    # a server config without the pack: the runner must link the pack in itself
+    flags = ComfyServer(tmp_path / "embedded", models_dir=lab.server.models_dir).comfy_args(with_pack=False)
+    args = cli_args(lab, "character-scene", tmp_path / "out", servers=[])
+    args += ["--comfyui", str(lab.server.comfyui)] + [f"--comfy-arg={f}" for f in flags]
+    res = run_cli(args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "starting ComfyUI" in res.stderr and len(saved_pngs(tmp_path / "out" / "Likeness")) == 1
+
+
+def test_ctrl_c_cancels_the_running_prompt_and_leaves_no_partial_files(lab, tmp_path):
+    args = cli_args(lab, "character-scene", tmp_path, extra=["Character Scene.steps=200",
+                                                             "Character Scene.seed=77"])
+    proc = subprocess.Popen([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and \
+            not lab.server.client._json("GET", "/queue")["queue_running"]:
+        time.sleep(0.1)
+    time.sleep(1.0)  # inside the sampler
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    summary = json.loads((tmp_path / "likeness-run.json").read_text())
+    [item] = summary["results"]
+    entry = lab.server.client.history(item["prompt_id"])
+    kinds = [m[0] for m in entry["status"]["messages"]]
+    assert "execution_interrupted" in kinds, kinds
+    assert not list(tmp_path.rglob("*.partial")) and not saved_pngs(tmp_path)
+    assert lab.server.client._json("GET", "/queue")["queue_running"] == []
+
+
+def test_rejected_inputs_exit_non_zero_with_the_servers_message(lab, tmp_path):
+    res = run_cli(cli_args(lab, "character-scene", tmp_path, extra=["Character Scene.denoise=5"]))
+    assert res.returncode == 1
+    assert "LikenessCharacterScene" in res.stderr and "denoise" in res.stderr and "max" in res.stderr, res.stderr
+    res = run_cli(cli_args(lab, "character-scene", tmp_path, extra=["No Such Node.x=1"]))
+    assert res.returncode == 2 and "No node titled 'No Such Node'" in res.stderr and "Character Scene" in res.stderr
+
+
+def test_execution_error_names_the_node_and_exits_non_zero(lab, tmp_path, faces_dir):
+    # a photo with no face, as the reference for a scorer that must find one
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((SIDE, SIDE, 3), 90, np.uint8)).save(blank)
+    args = cli_args(lab, "character-scene", tmp_path / "out", extra=["Identity Scorer.backend=dlib"])
+    args[args.index(f"Reference={lab.reference}")] = f"Reference={blank}"
+    res = run_cli(args)
+    assert res.returncode == 1
+    assert "LikenessIdentityScore" in res.stderr and "No face found in reference" in res.stderr
