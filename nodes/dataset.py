@@ -81,14 +81,14 @@ class LikenessDatasetWriter(io.ComfyNode):
             raise BadInputError(f"The report scores {len(scores)} image(s) but {len(frames)} arrived: connect the "
                                 "report that belongs to these images (Identity Gate's report output).")
         text = ", ".join(t for t in (trigger.strip(), caption.strip()) if t)
-        find = cls._face_finder(face_crops, analyzer)
+        detector, find = cls._face_finder(face_crops, analyzer)
         on_item = common.progress(len(frames))
         records = []
         for i, (rgb, score) in enumerate(zip(frames, scores)):
             box = find(rgb, i) if find else None
             face = crop.square_crop(rgb, box, crop_size, crop_margin) if box is not None else None
             item = writer.DatasetItem(rgb, text, prompt or caption, seed, _sources(cls.hidden.prompt), score)
-            records.append(writer.write_item(directory, item, face))
+            records.append(writer.write_item(directory, item, face, detector))
             on_item(i + 1)
         if records:
             writer.append_metadata(directory, records)
@@ -103,13 +103,13 @@ class LikenessDatasetWriter(io.ComfyNode):
 
     @staticmethod
     def _face_finder(face_crops: bool, analyzer):
-        if not face_crops:
-            return None
-        model = _mediapipe_model()
+        """(name, find(rgb, index) -> largest face box or None): MediaPipe when its model is there, else the
+        analyzer; (None, None) when no crops are wanted or nothing can find faces."""
+        model = _mediapipe_model() if face_crops else None
         if model is not None:
-            detector = crop.MediaPipeFaces(model)
-            return lambda rgb, i: crop.largest(detector.boxes(rgb))
-        if analyzer is None:
-            return None
+            detector = crop.mediapipe_faces(model)
+            return detector.name, lambda rgb, i: crop.largest(detector.boxes(rgb))
+        if not face_crops or analyzer is None:
+            return None, None
         an = get_analyzer(analyzer)
-        return lambda rgb, i: crop.largest([list(f.bbox) for f in an.analyze(rgb, i)])
+        return f"analyzer ({an.backend})", lambda rgb, i: crop.largest([list(f.bbox) for f in an.analyze(rgb, i)])

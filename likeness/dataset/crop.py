@@ -48,6 +48,14 @@ class MediaPipeFaces:
                 for b in (d.bounding_box for d in found)]
 
 
+def mediapipe_faces(model: str | Path) -> MediaPipeFaces:
+    """Cached: the detector is built once per model file."""
+    from ..runtime.cache import get_or_load
+
+    p = Path(model)
+    return get_or_load(("mediapipe", str(p.resolve()), p.stat().st_mtime_ns), lambda: MediaPipeFaces(p))
+
+
 def mediapipe_available() -> bool:
     try:
         from mediapipe.tasks.python import vision  # noqa: F401

@@ -42,7 +42,8 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None = None) -> dict:
+def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None = None,
+               crop_detector: str | None = None) -> dict:
     """Writes the files of one item and returns its metadata record (paths relative to `directory`)."""
     d = Path(directory)
     name = item_name(item.rgb, item.seed)
@@ -50,12 +51,12 @@ def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None
     atomic_write(d / f"{name}.txt", item.caption.strip() + "\n")
     record = {"file": f"{name}.png", "caption": item.caption.strip(), "prompt": item.prompt, "seed": item.seed,
               "source": item.sources, "width": int(item.rgb.shape[1]), "height": int(item.rgb.shape[0]),
-              "identity": _score_fields(item.score), "face_crop": None,
+              "identity": _score_fields(item.score), "face_crop": None, "face_detector": None,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     if crop is not None:
         atomic_write(d / CROPS / f"{name}.png", png_bytes(crop))
         atomic_write(d / CROPS / f"{name}.txt", item.caption.strip() + "\n")
-        record["face_crop"] = f"{CROPS}/{name}.png"
+        record["face_crop"], record["face_detector"] = f"{CROPS}/{name}.png", crop_detector
     return record
 
 

@@ -64,7 +64,8 @@ def _text(clip, text: str, images_vl: list[torch.Tensor], digests: tuple) -> tup
     patches = getattr(getattr(clip, "patcher", None), "patches_uuid", None)
 
     def compute():
-        tokens = clip.tokenize(prompt_layout.edit_prompt(text, len(images_vl)), images=images_vl)
+        tokens = clip.tokenize(prompt_layout.edit_prompt(text, len(images_vl)), images=images_vl,
+                               llama_template=prompt_layout.EDIT_TEMPLATE)
         return clip.encode_from_tokens_scheduled(tokens)
 
     return _owned(encode_cache.TEXT, owner, (str(patches), text, digests, tuple(i.shape for i in images_vl)), compute)

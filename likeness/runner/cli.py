@@ -6,13 +6,14 @@
 
 Without --server an embedded ComfyUI is started (COMFYUI_PATH, --comfyui, or the ComfyUI this pack is installed
 in) and stopped afterwards. Exit status: 0 all items done, 1 some failed or were left undone, 2 bad arguments or
-workflow, 130 interrupted (Ctrl-C cancels the running prompts; no half-written file is left).
+workflow, 130 interrupted (Ctrl-C or SIGTERM cancels the running prompts; no half-written file is left).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -158,8 +159,18 @@ def _embedded(args):
     return embedded_comfyui(comfyui, extra)
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both cancel cleanly, also when started from a shell that ignores SIGINT (a & job)."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    _stop_on_signals()
     try:
         return run(args)
     except PromptRejected as e:

@@ -47,8 +47,9 @@ class ComfyProcess:
         cmd = [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(self.port), "--disable-auto-launch",
                *self.args]
         with open(self.log_path, "wb") as log:
+            # its own session: a Ctrl-C in the terminal reaches the runner, which cancels and then stops it
             self.proc = subprocess.Popen(cmd, cwd=self.comfyui, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not self.client.alive():
             if self.proc.poll() is not None:

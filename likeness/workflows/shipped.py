@@ -47,7 +47,8 @@ def readme(name: str, what: str, settings: list[str]) -> str:
     entries = list(_manifest().values())
     need = [e for e in entries if name in e.required_by]
     optional = [e for e in entries if name in e.optional_for]
-    line = lambda e: f"- `{e.file}` → `models/{e.folder}/` ({e.size}; {e.licence})"  # noqa: E731
+    where = lambda e: f"`models/{e.folder}/{e.file}/` (a folder)" if e.archive else f"`models/{e.folder}/`"  # noqa: E731
+    line = lambda e: f"- `{e.file.rsplit('/', 1)[-1]}` → {where(e)} ({e.size}; {e.licence})"  # noqa: E731
     parts = [f"## {name}", what, "", "**Models** (`python install.py --workflow " + name + "` fetches them):",
              *map(line, need)]
     if optional:
