@@ -94,4 +94,5 @@ class LikenessDetectFaces(io.ComfyNode):
                             "gender": {0: "female", 1: "male"}.get(f.gender), "age": f.age} for k, f in enumerate(faces)])
             count += len(faces)
             on_item(i + 1)
-        return io.NodeOutput(rgb_list_to_images(previews, pad=True), count, json.dumps(report))
+        text = f"{count} face(s) in {len(frames)} image(s)"
+        return io.NodeOutput(rgb_list_to_images(previews, pad=True), count, json.dumps(report), ui={"text": [text]})

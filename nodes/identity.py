@@ -5,6 +5,7 @@ import json
 
 import cv2
 import numpy as np
+import torch
 from comfy_api.latest import io
 
 from ..likeness.errors import BadInputError
@@ -58,6 +59,16 @@ def annotate(rgb: np.ndarray, s: score.Score) -> np.ndarray:
     return out
 
 
+def pass_mask(frames: list[np.ndarray], scores: list[score.Score]) -> torch.Tensor:
+    h, w = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+    masks = torch.zeros((len(frames), h, w))
+    for i, s in enumerate(scores):
+        if s.passed and s.counted is not None:
+            x1, y1, x2, y2 = [max(0, int(round(v))) for v in s.faces[s.counted].bbox]
+            masks[i, y1:y2, x1:x2] = 1.0
+    return masks
+
+
 class LikenessIdentityScore(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -79,7 +90,10 @@ class LikenessIdentityScore(io.ComfyNode):
             outputs=[io.Image.Output(display_name="preview", tooltip="Boxes with scores: green pass, red fail."),
                      io.String.Output(display_name="report", tooltip="JSON: per image and face, and the pass rate."),
                      io.Float.Output(display_name="best_score"),
-                     io.Int.Output(display_name="pass_count")],
+                     io.Int.Output(display_name="pass_count"),
+                     io.Mask.Output(display_name="pass_mask",
+                                    tooltip="Per image: 1 over the face that passed, 0 where it failed or had no "
+                                            "face (padded to the largest image).")],
             is_input_list=True,
         )
 
@@ -105,7 +119,8 @@ class LikenessIdentityScore(io.ComfyNode):
         previews = rgb_list_to_images([annotate(f, s) for f, s in zip(frames, scores)], pad=True)
         best = max((s.similarity for s in scores), default=0.0)
         text = f"{summary['passed']}/{len(scores)} kept the identity ({100 * summary['pass_rate']:.0f}%)"
-        return io.NodeOutput(previews, json.dumps(summary), best, summary["passed"], ui={"text": [text]})
+        return io.NodeOutput(previews, json.dumps(summary), best, summary["passed"], pass_mask(frames, scores),
+                             ui={"text": [text]})
 
 
 class LikenessIdentityGate(io.ComfyNode):

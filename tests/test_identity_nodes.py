@@ -44,8 +44,14 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
         "preview": {"class_type": "SaveImage", "inputs": {"images": ["score", 0], "filename_prefix": "gated/preview"}},
         "report": {"class_type": "LikenessIdentityReport", "inputs": {"report": ["score", 1],
                                                                       "filename_prefix": "gated/img"}},
+        "mask": {"class_type": "MaskToImage", "inputs": {"mask": ["score", 4]}},
+        "save_mask": {"class_type": "SaveImage", "inputs": {"images": ["mask", 0], "filename_prefix": "gated/mask"}},
     }
     out = comfy.run(graph)
+    masks = comfy.images(out, "save_mask")
+    assert [m.max() for m in masks] == [255, 0, 255], "the pass mask marks the passing images' faces"
+    on = np.argwhere(masks[0][..., 0] > 0)
+    assert 0 < len(on) < 0.5 * masks[0][..., 0].size  # a face box, not the whole frame
     kept = comfy.images(out, "save")
     assert len(kept) == 2, "obama_2 and obama_3 pass, biden_1 fails"
     assert len(comfy.images(out, "preview")) == 3

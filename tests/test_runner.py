@@ -3,7 +3,6 @@ models: one server, two servers with one killed mid-batch, an embedded server, C
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

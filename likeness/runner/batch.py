@@ -49,9 +49,10 @@ class BatchRunner:
         self.on_event, self.on_done = on_event, on_done
         self.results = [ItemResult(i, sets) for i, sets in enumerate(job.items)]
         self.pending = list(self.results)
-        self.running: dict[str, tuple[ComfyClient, str]] = {}   # server url -> (client, prompt id)
+        self.running: dict[str, tuple[ComfyClient, str | None]] = {}  # server url -> (client, prompt id once queued)
         self.dead: dict[str, str] = {}
         self.stopping = False
+        self.threads: list[threading.Thread] = []
         self._cv = threading.Condition()
         self._files_lock = threading.Lock()
 
@@ -65,10 +66,11 @@ class BatchRunner:
                 t.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
         return self.results
 
-    def _next(self) -> ItemResult | None:
+    def _next(self, client: ComfyClient) -> ItemResult | None:
         with self._cv:
             while not self.stopping:
                 if self.pending:
+                    self.running[client.url] = (client, None)  # in flight from now: others wait for it
                     return self.pending.pop(0)
                 if not self.running:
                     return None
@@ -77,7 +79,7 @@ class BatchRunner:
 
     def _work(self, client: ComfyClient) -> None:
         uploaded: dict[str, str] = {}
-        while (item := self._next()) is not None:
+        while (item := self._next(client)) is not None:
             item.attempts.append(client.url)
             try:
                 graph = self._prepare(item, client, uploaded)
@@ -117,10 +119,11 @@ class BatchRunner:
             self._cv.notify_all()
         for client, prompt_id in running:
             try:
-                client.cancel(prompt_id)
+                if prompt_id:
+                    client.cancel(prompt_id)
             except ComfyError:
                 pass
-        for t in getattr(self, "threads", []):
+        for t in self.threads:
             t.join(30)  # let downloads finish or clean up after themselves
 
     # -- one item ----------------------------------------------------------------------------------------------

@@ -72,24 +72,21 @@ def build_job(args, first: ComfyClient) -> Job:
 
 
 def batch_items(args, graph: dict) -> list[dict]:
+    """One item per line of the --batch file; a node titled 'Seed' counts up per item unless --set fixes it."""
     if not args.batch:
         return [{}]
-    key, sep, file = args.batch.partition("=")
-    title, name, _ = graph_edit.split_assignment(f"{key}=x")
+    title, name, file = graph_edit.split_assignment(args.batch)
     graph_edit.find_node(graph, title)
     try:
         lines = [line.strip() for line in Path(file).read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as e:
         raise graph_edit.WorkflowError(f"--batch: cannot read {file}: {e}") from e
-    if not sep or not lines:
-        raise graph_edit.WorkflowError(f"--batch {args.batch}: expected TITLE.INPUT=FILE with one value per line.")
+    if not lines:
+        raise graph_edit.WorkflowError(f"--batch: {file} has no lines; put one value per line.")
     items = [{f"{title}.{name}": line} for line in lines]
+    seed = next((n for n in graph.values() if n.get("_meta", {}).get("title", "").lower() == SEED_TITLE.lower()), {})
+    base = seed.get("inputs", {}).get("value")
     seed_set = any(graph_edit.split_assignment(s)[0].lower() == SEED_TITLE.lower() for s in args.sets)
-    try:
-        seed_id = graph_edit.find_node(graph, SEED_TITLE)
-    except graph_edit.WorkflowError:
-        seed_id = None
-    base = graph.get(seed_id, {}).get("inputs", {}).get("value") if seed_id else None
     if isinstance(base, int) and not seed_set:
         for i, item in enumerate(items):
             item[f"{SEED_TITLE}.value"] = str(base + i)
