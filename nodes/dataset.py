@@ -25,13 +25,6 @@ def _mediapipe_model():
     return paths.resolve("mediapipe", sorted(names, key=lambda n: "short" not in n)[0])
 
 
-def _sources(prompt: dict | None) -> list[str]:
-    """The files this graph loaded (LoadImage inputs): the provenance of every item."""
-    return sorted({str(n["inputs"]["image"]) for n in (prompt or {}).values()
-                   if isinstance(n, dict) and n.get("class_type") == "LoadImage" and
-                   isinstance(n.get("inputs", {}).get("image"), str)})
-
-
 class LikenessDatasetWriter(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -81,35 +74,15 @@ class LikenessDatasetWriter(io.ComfyNode):
             raise BadInputError(f"The report scores {len(scores)} image(s) but {len(frames)} arrived: connect the "
                                 "report that belongs to these images (Identity Gate's report output).")
         text = ", ".join(t for t in (trigger.strip(), caption.strip()) if t)
-        detector, find = cls._face_finder(face_crops, analyzer)
-        on_item = common.progress(len(frames))
-        records = []
-        for i, (rgb, score) in enumerate(zip(frames, scores)):
-            box = find(rgb, i) if find else None
-            face = crop.square_crop(rgb, box, crop_size, crop_margin) if box is not None else None
-            item = writer.DatasetItem(rgb, text, prompt or caption, seed, _sources(cls.hidden.prompt), score)
-            records.append(writer.write_item(directory, item, face, detector))
-            on_item(i + 1)
-        if records:
-            writer.append_metadata(directory, records)
+        model = _mediapipe_model() if face_crops else None
+        an = get_analyzer(analyzer) if face_crops and analyzer is not None and model is None else None
+        detector, find = crop.face_finder(model, an)
+        records = writer.write_batch(directory, frames, scores, text, prompt or caption, seed,
+                                     writer.graph_sources(cls.hidden.prompt), find, crop_size, crop_margin, detector,
+                                     common.progress(len(frames)))
         ref = lambda f: {"filename": f.rsplit("/", 1)[-1], "type": "output",  # noqa: E731
                          "subfolder": "/".join([subfolder] + f.split("/")[:-1])}
-        extra = [f for r in records for f in [r["file"][:-4] + ".txt"] +
-                 ([r["face_crop"], r["face_crop"][:-4] + ".txt"] if r["face_crop"] else [])]
         summary = f"{len(records)} image(s) added to {subfolder} ({sum(bool(r['face_crop']) for r in records)} crops)"
         return io.NodeOutput(summary, ui={"text": [summary], "images": [ref(r["file"]) for r in records],
-                                          "files": [ref(f) for f in extra],
+                                          "files": [ref(f) for r in records for f in writer.files_of(r)],
                                           "metadata": [{"subfolder": subfolder, "record": r} for r in records]})
-
-    @staticmethod
-    def _face_finder(face_crops: bool, analyzer):
-        """(name, find(rgb, index) -> largest face box or None): MediaPipe when its model is there, else the
-        analyzer; (None, None) when no crops are wanted or nothing can find faces."""
-        model = _mediapipe_model() if face_crops else None
-        if model is not None:
-            detector = crop.mediapipe_faces(model)
-            return detector.name, lambda rgb, i: crop.largest(detector.boxes(rgb))
-        if not face_crops or analyzer is None:
-            return None, None
-        an = get_analyzer(analyzer)
-        return f"analyzer ({an.backend})", lambda rgb, i: crop.largest([list(f.bbox) for f in an.analyze(rgb, i)])

@@ -48,6 +48,17 @@ class MediaPipeFaces:
                 for b in (d.bounding_box for d in found)]
 
 
+def face_finder(mediapipe_model: Path | None, analyzer=None):
+    """(name, find(rgb, index) -> largest face box or None): MediaPipe when its model is given, else the face
+    analyzer; (None, None) when neither is there."""
+    if mediapipe_model is not None:
+        detector = mediapipe_faces(mediapipe_model)
+        return detector.name, lambda rgb, i: largest(detector.boxes(rgb))
+    if analyzer is None:
+        return None, None
+    return f"analyzer ({analyzer.backend})", lambda rgb, i: largest([list(f.bbox) for f in analyzer.analyze(rgb, i)])
+
+
 def mediapipe_faces(model: str | Path) -> MediaPipeFaces:
     """Cached: the detector is built once per model file."""
     from ..runtime.cache import get_or_load

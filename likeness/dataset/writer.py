@@ -60,6 +60,37 @@ def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None
     return record
 
 
+def write_batch(directory: str | Path, frames: list[np.ndarray], scores: list[dict | None], caption: str,
+                prompt: str, seed: int, sources: list[str], find=None, crop_size: int = 1024, margin: float = 0.8,
+                detector: str | None = None, on_item=None) -> list[dict]:
+    """Write every image of a batch (with a face crop where `find` locates a face) and add them to metadata.jsonl."""
+    from .crop import square_crop
+
+    records = []
+    for i, (rgb, score) in enumerate(zip(frames, scores)):
+        box = find(rgb, i) if find else None
+        face = square_crop(rgb, box, crop_size, margin) if box is not None else None
+        records.append(write_item(directory, DatasetItem(rgb, caption, prompt, seed, sources, score), face, detector))
+        if on_item:
+            on_item(i + 1)
+    if records:
+        append_metadata(directory, records)
+    return records
+
+
+def files_of(record: dict) -> list[str]:
+    """Every file one record owns beside its image: the caption, and the crop with its caption."""
+    stem = lambda f: f.rsplit(".", 1)[0]  # noqa: E731
+    crop = [record["face_crop"], stem(record["face_crop"]) + ".txt"] if record.get("face_crop") else []
+    return [stem(record["file"]) + ".txt", *crop]
+
+
+def graph_sources(graph: dict | None) -> list[str]:
+    """The files an API-format graph loads with LoadImage: the provenance of what it made."""
+    return sorted({n["inputs"]["image"] for n in (graph or {}).values() if isinstance(n, dict)
+                   and n.get("class_type") == "LoadImage" and isinstance(n.get("inputs", {}).get("image"), str)})
+
+
 def _score_fields(score: dict | None) -> dict | None:
     if not score:
         return None

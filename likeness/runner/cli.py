@@ -84,8 +84,10 @@ def batch_items(args, graph: dict) -> list[dict]:
     if not lines:
         raise graph_edit.WorkflowError(f"--batch: {file} has no lines; put one value per line.")
     items = [{f"{title}.{name}": line} for line in lines]
-    seed = next((n for n in graph.values() if n.get("_meta", {}).get("title", "").lower() == SEED_TITLE.lower()), {})
-    base = seed.get("inputs", {}).get("value")
+    try:
+        base = graph[graph_edit.find_node(graph, SEED_TITLE)].get("inputs", {}).get("value")
+    except graph_edit.WorkflowError:
+        base = None
     seed_set = any(graph_edit.split_assignment(s)[0].lower() == SEED_TITLE.lower() for s in args.sets)
     if isinstance(base, int) and not seed_set:
         for i, item in enumerate(items):

@@ -1,6 +1,6 @@
 """Render the shipped workflows into the files users get, and check that the committed files are current.
 
-    python -m likeness workflows                 # write workflows/*.json, workflows/api/*.json, example_workflows/
+    python -m likeness workflows                 # workflows/*.json + api/, example_workflows/, docs/workflows.md
     python -m likeness workflows --check         # exit 1 if a committed file differs from what the code renders
     python -m likeness workflows --specs-from http://127.0.0.1:8188   # refresh node_specs.json from a live ComfyUI
 
@@ -30,18 +30,15 @@ def render(name: str, node_specs: dict[str, specs.NodeSpec] | None = None) -> tu
     return ui, convert.ui_to_api(ui, node_specs)
 
 
-def targets(name: str, root: Path = PACK) -> dict[Path, str]:
-    ui, api = render(name)
-    ui_text, api_text = _dump(ui), _dump(api)
-    return {root / "workflows" / f"{name}.json": ui_text, root / "example_workflows" / f"{name}.json": ui_text,
-            root / "workflows" / "api" / f"{name}.json": api_text}
-
-
 def all_targets(root: Path = PACK) -> dict[Path, str]:
+    """Every generated file and its text: UI, API and template copies of each workflow, and docs/workflows.md."""
+    rendered = {name: render(name) for name in shipped.SHIPPED}
     files = {}
-    for name in shipped.SHIPPED:
-        files.update(targets(name, root))
-    files[root / "docs" / "workflows.md"] = docs()
+    for name, (ui, api) in rendered.items():
+        ui_text = _dump(ui)
+        files.update({root / "workflows" / f"{name}.json": ui_text, root / "example_workflows" / f"{name}.json": ui_text,
+                      root / "workflows" / "api" / f"{name}.json": _dump(api)})
+    files[root / "docs" / "workflows.md"] = docs(rendered)
     return files
 
 
@@ -53,11 +50,10 @@ def write_all(root: Path = PACK) -> list[Path]:
     return [atomic_write(path, text) for path, text in all_targets(root).items()]
 
 
-def docs() -> str:
+def docs(rendered: dict[str, tuple[dict, dict]]) -> str:
     """docs/workflows.md: each workflow's note, and the node titles and inputs headless users can --set."""
     parts = [DOCS_HEADER]
-    for name in shipped.SHIPPED:
-        ui, api = render(name)
+    for ui, api in rendered.values():
         note = next(n["widgets_values"][0] for n in ui["nodes"] if n["type"] == "MarkdownNote")
         rows = [f"| {n['_meta']['title']} | " + ", ".join(f"`{k}`={_short(v)}" for k, v in n["inputs"].items()
                                                           if not isinstance(v, list)) + " |"

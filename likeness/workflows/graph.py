@@ -62,9 +62,6 @@ class Workflow:
         node.text = text
         return node
 
-    def by_title(self, title: str) -> Node:
-        return next(n for n in self.nodes if n.title == title)
-
     # -- UI format ---------------------------------------------------------------------------------------------
     def to_ui(self, specs: dict[str, NodeSpec], models: dict[str, dict] | None = None) -> dict:
         """The litegraph document the ComfyUI frontend loads; `models` maps file names to {url, directory}."""
