@@ -67,7 +67,7 @@ def coerce(old, raw: str):
         if raw.lower() in ("false", "0", "no", "off"):
             return False
         raise WorkflowError(f"Expected true or false, got '{raw}'.")
-    if isinstance(old, int) or isinstance(old, float):
+    if isinstance(old, (int, float)):
         try:
             number = float(raw)
         except ValueError:

@@ -95,7 +95,8 @@ jq '(.[] | select(._meta.title == "Reference") | .inputs.image) = "me.jpg" | {pr
 ```
 
 A `/prompt` reply of 200 can still list `node_errors` (those branches do not run): check it. Node ids differ
-per workflow; the tables below give the titles the runner uses.
+per workflow; the tables below give the titles the runner uses. Inputs fed by another node (Character Scene's
+`steps` and `cfg` come from Sampling Preset) can be set too: the value replaces the link.
 """
 
 

@@ -37,14 +37,16 @@ class NodeSpec:
     outputs: tuple[tuple[str, str], ...]  # (name, type)
     display_name: str = ""
 
-    def input(self, name: str) -> InputSpec | None:
-        return next((i for i in self.inputs if i.name == name), None)
+
+def _split(raw) -> tuple[str, dict]:
+    """An /object_info input ([type or option list, {options}]) -> (type, options); option lists are COMBO."""
+    kind = raw[0] if isinstance(raw, (list, tuple)) and raw else raw
+    opts = raw[1] if isinstance(raw, (list, tuple)) and len(raw) > 1 and isinstance(raw[1], dict) else {}
+    return ("COMBO" if isinstance(kind, list) else str(kind)), opts
 
 
 def _input(name: str, raw, optional: bool) -> InputSpec:
-    kind = raw[0] if isinstance(raw, (list, tuple)) and raw else raw
-    opts = raw[1] if isinstance(raw, (list, tuple)) and len(raw) > 1 and isinstance(raw[1], dict) else {}
-    kind = "COMBO" if isinstance(kind, list) else str(kind)
+    kind, opts = _split(raw)
     widget = kind in WIDGET_TYPES and not opts.get("forceInput") and not opts.get("rawLink")
     control = widget and bool(opts.get("control_after_generate"))
     upload = widget and any(opts.get(f) for f in UPLOAD_FLAGS)
@@ -70,12 +72,11 @@ def specs(object_info: dict) -> dict[str, NodeSpec]:
 def trim(entry: dict) -> dict:
     """An /object_info entry without what changes from one install to the next (file lists, tooltips)."""
     def slim(raw):
-        kind = raw[0] if isinstance(raw, (list, tuple)) and raw else raw
-        opts = raw[1] if isinstance(raw, (list, tuple)) and len(raw) > 1 and isinstance(raw[1], dict) else {}
+        kind, opts = _split(raw)
         keep = {k: True for k in ("forceInput", "rawLink", "control_after_generate", *UPLOAD_FLAGS) if opts.get(k)}
-        if "default" in opts and not isinstance(kind, list) and kind != "COMBO":
+        if "default" in opts and kind != "COMBO":
             keep["default"] = opts["default"]  # shown in a widget whose input is linked
-        return ["COMBO" if isinstance(kind, list) else kind, keep]
+        return [kind, keep]
 
     inputs = {s: {n: slim(r) for n, r in entry.get("input", {}).get(s, {}).items()} for s in ("required", "optional")}
     return {"input": inputs,
