@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from likeness import PACK  # noqa: E402
 from likeness.errors import LikenessError  # noqa: E402
 from likeness.models import installer, registry  # noqa: E402
 
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
             return 1 if missing else 0
 
         if not args.skip_pip:
-            reqs = installer.pip_requirements(installer.PACK / "requirements.txt", installer.cuda_present())
+            reqs = installer.pip_requirements(PACK / "requirements.txt", installer.cuda_present())
             if args.dry_run:
                 print("would pip install: " + " ".join(reqs))
             elif installer.pip_install(reqs) != 0:

@@ -8,12 +8,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import PACK
 from ..errors import LikenessError
 from ..fileio import atomic_write
 from .download import download, extract_zip, text_progress
 from .registry import ModelEntry
 
-PACK = Path(__file__).resolve().parents[2]
 LOCK_NAME = "likeness-models.lock.json"
 
 

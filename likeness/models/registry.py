@@ -6,9 +6,10 @@ from pathlib import Path
 
 import yaml
 
+from .. import PACK
 from ..errors import LikenessError
 
-MANIFEST = Path(__file__).resolve().parents[2] / "models.yaml"
+MANIFEST = PACK / "models.yaml"
 WORKFLOWS = ("character-scene", "faceswap", "faceswap-fast", "dataset-enrichment")
 
 

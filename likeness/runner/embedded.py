@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import PACK
 from ..errors import LikenessError
 from .client import ComfyClient
 
-PACK = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

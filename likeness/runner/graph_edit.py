@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import PACK
 from ..errors import LikenessError
 
-PACK = Path(__file__).resolve().parents[2]
 
 
 class WorkflowError(LikenessError):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import PACK
 from ..fileio import atomic_write
 from . import convert, shipped, specs
 
-PACK = Path(__file__).resolve().parents[2]
 SPECS_FILE = Path(__file__).with_name("node_specs.json")
 
 
@@ -32,7 +32,8 @@ def render(name: str, node_specs: dict[str, specs.NodeSpec] | None = None) -> tu
 
 def all_targets(root: Path = PACK) -> dict[Path, str]:
     """Every generated file and its text: UI, API and template copies of each workflow, and docs/workflows.md."""
-    rendered = {name: render(name) for name in shipped.SHIPPED}
+    node_specs = load_specs()
+    rendered = {name: render(name, node_specs) for name in shipped.SHIPPED}
     files = {}
     for name, (ui, api) in rendered.items():
         ui_text = _dump(ui)
