@@ -39,7 +39,7 @@ class LikenessDatasetWriter(io.ComfyNode):
                                     tooltip="Caption text for every image of this batch (the scene)."),
                     io.String.Input("trigger", default="", tooltip="Trigger word put before every caption, "
                                                                    "e.g. 'ohwx woman'. Empty = none."),
-                    io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF,
+                    io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=False,
                                  tooltip="The seed that made these images (recorded; link it from the sampler's "
                                          "seed)."),
                     io.Boolean.Input("face_crops", default=True, tooltip="Also write a square crop around the face."),

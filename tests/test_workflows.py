@@ -140,6 +140,20 @@ def test_converter_follows_reroutes_primitives_bypass_mute_and_skips_notes(comfy
     assert (saved[..., :3] == pixels).all(), "the bypassed ImageInvert must pass the image through unchanged"
 
 
+def test_seed_inputs_get_the_frontends_control_slot_unless_they_opt_out():
+    info = {"Legacy": {"input": {"required": {"seed": ["INT", {}], "steps": ["INT", {}]}}, "output": []},
+            "OptOut": {"input": {"required": {"seed": ["INT", {"control_after_generate": False}],
+                                              "steps": ["INT", {}]}}, "output": []}}
+    info = {k: specs.trim(v) for k, v in info.items()}  # node_specs.json keeps the opt-out
+
+    def converted(class_type, values):
+        node = {"id": 1, "type": class_type, "mode": 0, "inputs": [], "outputs": [], "widgets_values": values}
+        return convert.ui_to_api({"nodes": [node], "links": []}, specs.specs(info))["1"]["inputs"]
+
+    assert converted("Legacy", [7, "fixed", 3]) == {"seed": 7, "steps": 3}
+    assert converted("OptOut", [7, 3]) == {"seed": 7, "steps": 3}
+
+
 def test_converter_refuses_subgraphs_and_unknown_nodes_with_a_way_out():
     with pytest.raises(convert.ConversionError, match="Unpack"):
         convert.ui_to_api({"nodes": [], "links": [], "definitions": {"subgraphs": [{"id": "x"}]}}, {})

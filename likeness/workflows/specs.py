@@ -1,7 +1,7 @@
 """Node interfaces as ComfyUI's /object_info describes them: which inputs are widgets, in which order.
 
 The UI format stores widget values as a bare list (`widgets_values`) in the order of the node's inputs, with one
-extra slot after any widget that has `control_after_generate` (seed: "randomize"/"fixed") and after an
+extra slot after any widget with `control_after_generate` (by default every INT named seed or noise_seed) and after an
 image-upload combo (LoadImage: "image"). Both the workflow generator and the UI -> API converter read that order
 from here, so they cannot disagree.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+SEED_NAMES = ("seed", "noise_seed")  # the frontend adds a control slot to these INTs by default
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}  # never sent to the server
 
 
@@ -48,7 +49,8 @@ def _split(raw) -> tuple[str, dict]:
 def _input(name: str, raw, optional: bool) -> InputSpec:
     kind, opts = _split(raw)
     widget = kind in WIDGET_TYPES and not opts.get("forceInput") and not opts.get("rawLink")
-    control = widget and bool(opts.get("control_after_generate"))
+    # the frontend gives an INT named seed/noise_seed a control slot unless the node says otherwise
+    control = widget and bool(opts.get("control_after_generate", kind == "INT" and name in SEED_NAMES))
     upload = widget and any(opts.get(f) for f in UPLOAD_FLAGS)
     return InputSpec(name, kind, widget, optional, control, upload, opts.get("default"))
 
@@ -74,6 +76,8 @@ def trim(entry: dict) -> dict:
     def slim(raw):
         kind, opts = _split(raw)
         keep = {k: True for k in ("forceInput", "rawLink", "control_after_generate", *UPLOAD_FLAGS) if opts.get(k)}
+        if opts.get("control_after_generate") is False:
+            keep["control_after_generate"] = False  # a seed input that opts out of the frontend's default
         if "default" in opts and kind != "COMBO":
             keep["default"] = opts["default"]  # shown in a widget whose input is linked
         return [kind, keep]
