@@ -64,3 +64,17 @@ def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = 
 def masks_to_tensor(masks: list[np.ndarray]) -> torch.Tensor:
     """List of HxW float 0..1 masks (same size) -> ComfyUI MASK (B,H,W)."""
     return torch.from_numpy(np.stack([np.asarray(m, np.float32) for m in masks]))
+
+
+def png_bytes(rgb: np.ndarray, texts: dict[str, str] | None = None) -> bytes:
+    """A PNG of an RGB uint8 array; `texts` become tEXt chunks (ComfyUI keeps the prompt and workflow there)."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (texts or {}).items():
+        info.add_text(key, value)
+    buf = io.BytesIO()
+    Image.fromarray(to_rgb_uint8(rgb)).save(buf, format="PNG", pnginfo=info, compress_level=4)
+    return buf.getvalue()

@@ -137,7 +137,9 @@ class LikenessIdentityGate(io.ComfyNode):
                     io.Combo.Input("if_none_pass", options=["keep best", "empty", "error"], default="keep best",
                                    tooltip="What to do when no image passes.")],
             outputs=[io.Image.Output(display_name="images"), io.Int.Output(display_name="count"),
-                     io.String.Output(display_name="report", tooltip="The report of the kept images only.")],
+                     io.String.Output(display_name="report",
+                                      tooltip="The kept images' scores, in their order (for Dataset Writer and "
+                                              "Identity Report); the pass rate stays that of every try.")],
         )
 
     @classmethod
@@ -150,8 +152,7 @@ class LikenessIdentityGate(io.ComfyNode):
         kept = gate.keep(scores, mode, k, if_none_pass)
         out = images[kept] if kept else images[:0]
         chosen = [data["scores"][i] for i in kept]
-        kept_report = {**data, "scores": chosen, "kept": kept, "images": len(chosen),
-                       "passed": sum(s["verdict"] == "pass" for s in chosen)}
+        kept_report = {**data, "scores": chosen, "kept": kept, "tried": data["scores"]}  # totals stay the run's
         return io.NodeOutput(out, len(kept), json.dumps(kept_report),
                              ui={"text": [f"kept {len(kept)} of {len(scores)}"]})
 
@@ -161,24 +162,44 @@ class LikenessIdentityReport(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="LikenessIdentityReport", display_name="Identity Report", category="Likeness/Identity",
-            description="Writes the scores and the pass rate as JSON and CSV into the output folder, beside images "
-                        "saved with the same filename prefix.",
-            inputs=[io.String.Input("report", force_input=True, tooltip="From Identity Score."),
+            description="Saves the images with their identity report: the pass rate, and per image its score and "
+                        "file, as JSON and CSV named with the same number as the first image.",
+            inputs=[io.String.Input("report", force_input=True,
+                                    tooltip="From Identity Score (every image) or Identity Gate (the kept ones; "
+                                            "the report still lists every try)."),
                     io.String.Input("filename_prefix", default="Likeness/identity",
-                                    tooltip="Same prefix as your Save Image node to keep them together.")],
+                                    tooltip="Where the images and the report go in the output folder."),
+                    io.Image.Input("images", optional=True,
+                                   tooltip="The images of that report, saved here (like Save Image) so each "
+                                           "row names its file. Leave empty to write only the report.")],
             outputs=[io.String.Output(display_name="summary")],
+            hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
             is_output_node=True,
         )
 
     @classmethod
-    def execute(cls, report, filename_prefix) -> io.NodeOutput:
+    def execute(cls, report, filename_prefix, images=None) -> io.NodeOutput:
         import folder_paths
 
         data = json.loads(report)
-        out_dir = folder_paths.get_output_directory()
-        full, name, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
-        json_path, csv_path = reports.write(data, full, f"{name}_{counter:05}_identity")
+        frames = images_to_rgb_list(images, "images") if images is not None else []
+        height, width = frames[0].shape[:2] if frames else (0, 0)
+        full, name, counter, subfolder, _ = folder_paths.get_save_image_path(
+            filename_prefix, folder_paths.get_output_directory(), width, height)
+        if frames:
+            files, json_path, csv_path = reports.save(data, frames, full, name, counter, cls._png_texts())
+        else:
+            files, (json_path, csv_path) = [], reports.write(data, full, f"{name}_{counter:05}_identity")
         text = (f"{data['passed']}/{data['images']} kept the identity ({100 * data['pass_rate']:.0f}%) — "
                 f"{data['backend']}, threshold {data['threshold']} ({data['threshold_source']})")
-        files = [{"filename": p.name, "subfolder": subfolder, "type": "output"} for p in (json_path, csv_path)]
-        return io.NodeOutput(text, ui={"text": [text], "files": files})
+        ref = lambda f: {"filename": f, "subfolder": subfolder, "type": "output"}  # noqa: E731
+        return io.NodeOutput(text, ui={"text": [text], "images": [ref(f) for f in files],
+                                       "files": [ref(p.name) for p in (json_path, csv_path)]})
+
+    @classmethod
+    def _png_texts(cls) -> dict[str, str]:
+        """The prompt and workflow in each PNG, as Save Image stores them (dragging the image back loads it)."""
+        texts = {"prompt": json.dumps(cls.hidden.prompt)} if cls.hidden.prompt is not None else {}
+        for key, value in (cls.hidden.extra_pnginfo or {}).items():
+            texts[key] = json.dumps(value)
+        return texts

@@ -44,6 +44,8 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
         "preview": {"class_type": "SaveImage", "inputs": {"images": ["score", 0], "filename_prefix": "gated/preview"}},
         "report": {"class_type": "LikenessIdentityReport", "inputs": {"report": ["score", 1],
                                                                       "filename_prefix": "gated/img"}},
+        "saved": {"class_type": "LikenessIdentityReport", "inputs": {"report": ["gate", 2], "images": ["gate", 0],
+                                                                     "filename_prefix": "gated/kept"}},
         "mask": {"class_type": "MaskToImage", "inputs": {"mask": ["score", 4]}},
         "save_mask": {"class_type": "SaveImage", "inputs": {"images": ["mask", 0], "filename_prefix": "gated/mask"}},
     }
@@ -64,6 +66,16 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
                            .decode().splitlines()))
     assert rows[0][:3] == ["image", "file", "verdict"] and len(rows) == 4
     assert np.isfinite(data["pass_rate"])
+    # the gate's kept images saved with their report: same number, each row names its file, every try listed
+    saved = [f["filename"] for f in out["saved"]["images"]]
+    assert len(saved) == 2 and "2/3 kept the identity (67%)" in out["saved"]["text"][0]
+    [report_ref] = [f for f in out["saved"]["files"] if f["filename"].endswith(".json")]
+    assert report_ref["filename"] == saved[0].replace("_.png", "_identity.json")
+    data = json.loads(comfy.client.fetch(report_ref))
+    assert [s["verdict"] for s in data["scores"]] == ["pass", "fail", "pass"] and data["files"] == [saved[0], "",
+                                                                                                    saved[1]]
+    kept_pixels = comfy.images(out, "saved")
+    assert all((a == b).all() for a, b in zip(kept_pixels, kept)), "the saved images are the kept ones"
 
 
 def test_reference_with_two_faces_needs_a_rule(comfy, faces_dir):

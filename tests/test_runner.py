@@ -6,7 +6,11 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -95,11 +99,15 @@ def test_workflow_runs_end_to_end_and_brings_back_images_and_the_identity_report
     assert res.returncode == 0, res.stdout + res.stderr
     [image] = saved_pngs(tmp_path / "Likeness")
     assert np.array(Image.open(image)).std() > 0
-    [report] = (tmp_path / "Likeness").glob("*_identity.json")
+    assert json.loads(Image.open(image).info["prompt"]), "the PNG carries its graph, as Save Image's do"
+    [report] = (tmp_path / "Likeness").rglob("*_identity.json")
+    assert report.name.replace("_identity.json", "_.png") == image.name, "the report shares the image's number"
     data = json.loads(report.read_text())
     assert data["images"] == 1 and 0.0 <= data["pass_rate"] <= 1.0 and data["backend"] == "buffalo_l"
     assert data["scores"][0]["verdict"] in ("pass", "fail")  # the replay detector always finds the face
-    assert (tmp_path / "Likeness" / report.name.replace(".json", ".csv")).is_file()
+    assert data["files"] == [image.name] and (report.parent / data["files"][0]).is_file()
+    rows = report.with_suffix(".csv").read_text().splitlines()
+    assert rows[1].split(",")[1] == image.name
     summary = json.loads((tmp_path / "likeness-run.json").read_text())
     assert summary["done"] == 1 and summary["results"][0]["server"] == lab.server.url
     assert "kept the identity" in res.stdout + res.stderr  # the pass rate is shown to the user
@@ -206,3 +214,107 @@ def test_execution_error_names_the_node_and_exits_non_zero(lab, tmp_path, faces_
     res = run_cli(args)
     assert res.returncode == 1
     assert "LikenessIdentityScore" in res.stderr and "No face found in reference" in res.stderr
+
+
+def test_two_servers_never_overwrite_each_others_outputs_and_a_rerun_resumes(lab, tmp_path):
+    other = ComfyServer(lab.base / f"c{time.monotonic_ns()}", models_dir=lab.server.models_dir).start()
+    try:
+        (tmp_path / "seeds.txt").write_text("1\n2\n3\n4\n")
+        args = cli_args(lab, "character-scene", tmp_path / "out", servers=[lab.server.url, other.url])
+        args += ["--batch", f"Character Scene.seed={tmp_path / 'seeds.txt'}"]
+        res = run_cli(args)
+        assert res.returncode == 0, res.stdout + res.stderr
+        summary = json.loads((tmp_path / "out" / "likeness-run.json").read_text())
+        assert {r["server"] for r in summary["results"]} == {lab.server.url, other.url}  # both took items
+        files = [f for r in summary["results"] for f in r["files"]]
+        assert len(files) == len(set(files)) == 12  # an image and its report (JSON, CSV) per item, none shared
+        pngs = saved_pngs(tmp_path / "out")
+        assert len(pngs) == 4 and len({p.read_bytes() for p in pngs}) == 4  # four seeds, four different images
+        for r in summary["results"]:
+            assert all((tmp_path / "out" / f).is_file() for f in r["files"])
+        history = len(lab.server.client._json("GET", "/history")) + len(other.client._json("GET", "/history"))
+        again = run_cli(args)
+        assert again.returncode == 0 and "4 of 4 item(s) already done" in again.stdout + again.stderr
+        assert len(lab.server.client._json("GET", "/history")) + len(other.client._json("GET", "/history")) \
+            == history, "a resumed run queued work again"
+    finally:
+        other.stop()
+
+
+def test_two_photos_with_one_file_name_reach_their_own_nodes(lab, tmp_path):
+    graph = {"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "A"}},
+             "2": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "B"}},
+             "3": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "a"}},
+             "4": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "b"}}}
+    (tmp_path / "graph.json").write_text(json.dumps(graph))
+    photos = {}
+    for title, value in (("A", 40), ("B", 200)):
+        (tmp_path / title).mkdir()
+        photos[title] = tmp_path / title / "me.png"
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(photos[title])
+    res = run_cli([str(tmp_path / "graph.json"), "--server", lab.server.url, "--out", str(tmp_path / "out"),
+                   "--image", f"A={photos['A']}", "--image", f"B={photos['B']}"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    [a] = (tmp_path / "out").rglob("a_*.png")
+    [b] = (tmp_path / "out").rglob("b_*.png")
+    assert np.array(Image.open(a))[..., :3].mean() == 40 and np.array(Image.open(b))[..., :3].mean() == 200
+
+
+class _SlowHistory(BaseHTTPRequestHandler):
+    """A loopback proxy to a real ComfyUI that answers the first /history/<id> request too late."""
+    target = ""
+    stalled = 0
+
+    def log_message(self, *args):
+        pass
+
+    def _forward(self, body=None):
+        if self.path.startswith("/history/") and _SlowHistory.stalled == 0:
+            _SlowHistory.stalled += 1
+            time.sleep(3)  # the runner's client gives up after 1 s: a read timeout, the server is fine
+        req = urllib.request.Request(self.target + self.path, data=body, method=self.command,
+                                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                status, data = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            status, data = e.code, e.read()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client already gave up on this reply
+
+    def do_GET(self):
+        if self.path.startswith("/ws"):
+            self.send_error(404)  # no websocket through this proxy: the client follows /history instead
+            return
+        self._forward()
+
+    def do_POST(self):
+        self._forward(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+
+def test_a_read_timeout_waits_for_the_prompt_on_the_same_server_instead_of_running_it_twice(lab, tmp_path):
+    from likeness.runner import graph_edit
+    from likeness.runner.batch import BatchRunner, Job
+    from likeness.runner.client import ComfyClient
+
+    _SlowHistory.target, _SlowHistory.stalled = lab.server.url, 0
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHistory)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        graph = graph_edit.load("character-scene")
+        for s in tiny_sets(lab, "character-scene") + ["Character Scene.seed=77"]:
+            graph_edit.assign(graph, s)
+        client = ComfyClient(f"http://127.0.0.1:{proxy.server_address[1]}", timeout=1)
+        before = len(lab.server.client._json("GET", "/history"))
+        [item] = BatchRunner(Job(graph, {"Reference": lab.reference}), [client], tmp_path).run()
+    finally:
+        proxy.shutdown()
+    assert _SlowHistory.stalled == 1, "the proxy never stalled a reply"
+    assert item.status == "done", item.error
+    assert item.attempts == [client.url] and len(item.files) == 3  # image, report JSON and CSV
+    assert len(lab.server.client._json("GET", "/history")) == before + 1, "the prompt ran twice"

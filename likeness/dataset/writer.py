@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..fileio import atomic_write
+from ..image import png_bytes
 
 METADATA = "metadata.jsonl"
 CROPS = "faces"
@@ -33,13 +34,6 @@ class DatasetItem:
 def item_name(rgb: np.ndarray, seed: int) -> str:
     digest = hashlib.blake2b(rgb.tobytes(), digest_size=6, key=repr(rgb.shape).encode()).hexdigest()
     return f"{seed}_{digest}"
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
 
 
 def write_item(directory: str | Path, item: DatasetItem, crop: np.ndarray | None = None,

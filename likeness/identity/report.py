@@ -6,7 +6,9 @@ import io
 import json
 from pathlib import Path
 
+from ..errors import BadInputError
 from ..fileio import atomic_write
+from ..image import png_bytes
 from .score import Score, pass_rate
 
 COLUMNS = ["image", "file", "verdict", "similarity", "leakage", "id_gain", "threshold", "backend", "faces"]
@@ -20,18 +22,46 @@ def summary(scores: list[Score]) -> dict:
             "scores": [s.as_dict() for s in scores]}
 
 
+def rows_and_files(report: dict, files: list[str] | None) -> tuple[list[dict], list[str]]:
+    """Every scored image's row, and the file each was saved as ("" if it was not). `files` belong to the report's
+    `scores`: every image Identity Score scored, or the ones Identity Gate kept (its report keeps the rest in
+    `tried`, and which were kept in `kept`)."""
+    rows = report.get("tried", report["scores"])
+    kept = report.get("kept", range(len(rows))) if "tried" in report else range(len(rows))
+    names = [""] * len(rows)
+    for row, name in zip(kept, files or []):
+        names[row] = name
+    return rows, names
+
+
 def write(report: dict, directory: str | Path, stem: str, files: list[str] | None = None) -> tuple[Path, Path]:
-    """<stem>.json and <stem>.csv in `directory`; `files` names the saved image of each row when known."""
+    """<stem>.json and <stem>.csv in `directory`; `files` names the saved image of each of the report's scores."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    rows, names = rows_and_files(report, files)
     json_path, csv_path = d / f"{stem}.json", d / f"{stem}.csv"
-    atomic_write(json_path, json.dumps({**report, "files": files or []}, indent=1))
+    data = {k: v for k, v in report.items() if k not in ("tried", "kept")}
+    atomic_write(json_path, json.dumps({**data, "scores": rows, "files": names}, indent=1))
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(COLUMNS)
-    for s in report["scores"]:
-        file = files[s["image"]] if files and s["image"] < len(files) else ""
+    for s, file in zip(rows, names):
         w.writerow([s["image"], file, s["verdict"], s["similarity"], s["leakage"], s["id_gain"], s["threshold"],
                     s["backend"], len(s["faces"])])
     atomic_write(csv_path, buf.getvalue())
     return json_path, csv_path
+
+
+def save(report: dict, frames: list, directory: str | Path, name: str, counter: int,
+         texts: dict[str, str] | None = None) -> tuple[list[str], Path, Path]:
+    """The images as <name>_<counter+i>_.png and the report as <name>_<counter>_identity.json/.csv, so an image
+    and the report that scores it share a number. Returns the image file names and the report paths."""
+    if len(frames) != len(report["scores"]):
+        raise BadInputError(f"Identity Report got {len(frames)} image(s) for a report of {len(report['scores'])}: "
+                            "connect the images and the report of the same node (Identity Score's, or Identity "
+                            "Gate's).")
+    d = Path(directory)
+    files = [f"{name}_{counter + i:05}_.png" for i in range(len(frames))]
+    for file, rgb in zip(files, frames):
+        atomic_write(d / file, png_bytes(rgb, texts))
+    return (files, *write(report, d, f"{name}_{counter:05}_identity", files))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import signal
 import sys
@@ -95,13 +96,34 @@ def batch_items(args, graph: dict) -> list[dict]:
     return items
 
 
-def write_summary(out: Path, workflow: str, results) -> Path:
+SUMMARY = "likeness-run.json"
+
+
+def fingerprint(job: Job) -> str:
+    """What makes two runs the same job: the graph with every --set applied and the images' content."""
+    h = hashlib.sha256(json.dumps(job.graph, sort_keys=True).encode())
+    for title, path in sorted(job.images.items()):
+        h.update(title.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def previous_results(out: Path, job: Job) -> list[dict]:
+    """The items an earlier run of the same job into `out` recorded (resume); none if it was another job."""
+    try:
+        data = json.loads((out / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return []
+    return data.get("results", []) if data.get("job") == fingerprint(job) else []
+
+
+def write_summary(out: Path, workflow: str, job: Job, results) -> Path:
     items = [{"item": r.index, "sets": r.sets, "status": r.status, "error": r.error, "server": r.server,
-              "prompt_id": r.prompt_id, "files": r.files, "texts": r.texts, "attempts": r.attempts}
-             for r in results]
+              "prompt_id": r.prompt_id, "files": r.files, "texts": r.texts, "attempts": r.attempts,
+              "resumed": r.resumed} for r in results]
     done = sum(r.status == "done" for r in results)
-    return atomic_write(out / "likeness-run.json", json.dumps(
-        {"workflow": workflow, "items": len(results), "done": done, "results": items}, indent=1) + "\n")
+    return atomic_write(out / SUMMARY, json.dumps(
+        {"workflow": workflow, "job": fingerprint(job), "items": len(results), "done": done, "results": items},
+        indent=1) + "\n")
 
 
 def run(args) -> int:
@@ -125,7 +147,11 @@ def run(args) -> int:
             else:
                 printer.message(f"item {item.index + 1}/{len(job.items)} {item.status}: {item.error}")
 
-        runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done)
+        runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done,
+                             previous=previous_results(out, job))
+        resumed = sum(r.resumed for r in runner.results)
+        if resumed:
+            printer.message(f"{resumed} of {len(job.items)} item(s) already done in {out}; running the rest")
         try:
             results = runner.run()
         except KeyboardInterrupt:
@@ -133,9 +159,9 @@ def run(args) -> int:
             runner.stop()
             for p in out.rglob(".*.partial") if out.is_dir() else []:
                 p.unlink(missing_ok=True)
-            write_summary(out, args.workflow, runner.results)
+            write_summary(out, args.workflow, job, runner.results)
             return 130
-    summary = write_summary(out, args.workflow, results)
+    summary = write_summary(out, args.workflow, job, results)
     bad = [r for r in results if r.status != "done"]
     for url, why in runner.dead.items():
         print(f"server {url} was lost: {why}", file=sys.stderr)

@@ -28,6 +28,10 @@ class ServerUnavailable(ComfyError):
     pass
 
 
+class Cancelled(ComfyError):
+    pass
+
+
 class PromptRejected(ComfyError):
     """The server refused the graph (validation): `error` and `node_errors` are the server's JSON."""
 
@@ -95,6 +99,14 @@ class ComfyClient:
     def history(self, prompt_id: str) -> dict | None:
         return self._json("GET", f"/history/{prompt_id}").get(prompt_id)
 
+    def knows(self, prompt_id: str) -> bool:
+        """Whether the server has this prompt: finished (in /history), running or waiting (in /queue)."""
+        if self.history(prompt_id) is not None:
+            return True
+        queue = self._json("GET", "/queue")
+        return any(len(e) > 1 and e[1] == prompt_id
+                   for e in (queue.get("queue_running") or []) + (queue.get("queue_pending") or []))
+
     def interrupt(self, prompt_id: str | None = None) -> None:
         self._json("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
 
@@ -160,10 +172,14 @@ class ComfyClient:
         return self._poll_history(prompt_id, timeout)
 
     def run(self, graph: dict, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0,
-            extra_data: dict | None = None, prompt_id: str | None = None) -> dict:
-        """Queue a graph, wait for it, and return its outputs ({node_id: {"images": [...], ...}})."""
+            extra_data: dict | None = None, prompt_id: str | None = None,
+            may_queue: Callable[[], bool] = lambda: True) -> dict:
+        """Queue a graph, wait for it, and return its outputs ({node_id: {"images": [...], ...}}).
+        `may_queue` is asked just before the prompt is sent (a runner that is stopping says no)."""
         ws = self._connect_ws()  # connect first so no early event is missed
         try:
+            if not may_queue():
+                raise Cancelled("stopped before the prompt was queued")
             prompt_id = self.queue(graph, extra_data, prompt_id)
         except BaseException:
             if ws is not None:

@@ -106,7 +106,8 @@ def character_scene() -> Workflow:
     wf = Workflow("character-scene")
     wf.note(readme("character-scene",
                    "A reference photo and a scene instruction → Qwen-Image-Edit-2511 starting from the photo "
-                   "(denoise 0.7: new scene, same person) → identity score → saved image + JSON/CSV report.",
+                   "(denoise 0.7: new scene, same person) → identity score → saved image + JSON/CSV report "
+                   "(same number).",
                    ["Denoise 0.7 keeps the person; 1.0 is a fresh edit, lower keeps more of the photo.",
                     "Sampling Preset: 2511 base = 40 steps, cfg 4, shift 3.1, CFGNorm 1. For speed pick the "
                     "`lightning edit 2511 4step` preset in LoRA Stack and `Lightning 4-step (cfg 1)` here.",
@@ -117,8 +118,7 @@ def character_scene() -> Workflow:
     ref = reference(wf)
     scene = character_scene_node(wf, preset, clip, vae, ref, EDIT_INSTRUCTION, 0)
     score = identity_score(wf, scene[0], ref)
-    wf.add("SaveImage", "Save Image", group="Save", images=scene[0], filename_prefix="Likeness/character-scene")
-    wf.add("LikenessIdentityReport", "Identity Report", group="Save", report=score[1],
+    wf.add("LikenessIdentityReport", "Save Image + Report", group="Save", report=score[1], images=scene[0],
            filename_prefix="Likeness/character-scene")
     return wf
 
@@ -167,8 +167,7 @@ def faceswap(fast: bool = False) -> Workflow:
     score = identity_score(wf, restored[0], ref, originals=image[0])
     gate = wf.add("LikenessIdentityGate", "Identity Gate", group="Identity", images=restored[0], report=score[1],
                   mode="pass", k=1, if_none_pass="keep best")
-    wf.add("SaveImage", "Save Image", group="Save", images=gate[0], filename_prefix=f"Likeness/{name}")
-    wf.add("LikenessIdentityReport", "Identity Report", group="Save", report=score[1],
+    wf.add("LikenessIdentityReport", "Save Image + Report", group="Save", report=gate[2], images=gate[0],
            filename_prefix=f"Likeness/{name}")
     return wf
 
