@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-BENCHMARKS = REPO / "BENCHMARKS.md"
+BENCHMARKS = Path(os.environ.get("LIKENESS_BENCHMARKS", REPO / "BENCHMARKS.md"))  # the smoke run writes a copy
 
 
 def timed(fn, warmup: int = 1, iters: int = 3, sync=None) -> list[float]:
@@ -113,8 +113,10 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS) -> None:
     """Replace (or append) the section `name` of BENCHMARKS.md; the rest of the file is kept."""
     from likeness.fileio import atomic_write
 
+    import datetime
+
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{text.strip()}\n{end}"
+    block = f"{start}\n{text.strip()}\n\n_Measured {datetime.date.today().isoformat()}._\n{end}"
     old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
     if start in old and end in old:
         new = old[:old.index(start)] + block + old[old.index(end) + len(end):]

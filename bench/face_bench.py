@@ -27,21 +27,31 @@ W, H = 1920, 1080
 SLOTS = [(760, 240), (160, 160), (1360, 160), (760, 640)]  # top-left corners of the 400 px face tiles
 
 
-def make_image(n_faces: int):
-    """A 1080p image with `n_faces` real faces, and their boxes and 5 keypoints (dlib)."""
+def face_tile(path: str | None = None):
+    """A 400 px tile of a real photo and its face (box, 5 keypoints) as dlib sees it; or that tile saved by
+    `--save-tile` (the GPU machine has neither the photos nor dlib's weights)."""
+    if path:
+        data = np.load(path)
+        return data["rgb"], data["box"], data["kps"]
     from PIL import Image
 
     from likeness.runtime import dlib_models
 
-    photo = Image.open(FACES / "obama_1.jpg").convert("RGB").crop((283, 76, 683, 476))
-    canvas = Image.new("RGB", (W, H), (118, 124, 130))
+    rgb = np.array(Image.open(FACES / "obama_1.jpg").convert("RGB").crop((283, 76, 683, 476)))
+    [(box, kps, _)] = dlib_models.detect(rgb)
+    return rgb, np.asarray(box, np.float32), np.asarray(kps, np.float32)
+
+
+def make_image(n_faces: int, tile):
+    """A 1080p image with `n_faces` copies of the tile's face, and their boxes and 5 keypoints."""
+    rgb, box, kps = tile
+    canvas = np.full((H, W, 3), (118, 124, 130), np.uint8)
+    faces = []
     for x, y in SLOTS[:n_faces]:
-        canvas.paste(photo, (x, y))
-    rgb = np.array(canvas)
-    faces = [(box, kps) for box, kps, _ in dlib_models.detect(rgb)]
-    if len(faces) != n_faces:
-        raise RuntimeError(f"dlib found {len(faces)} faces in the {n_faces}-face benchmark image")
-    return rgb, faces
+        canvas[y:y + rgb.shape[0], x:x + rgb.shape[1]] = rgb
+        shift = np.array([x, y], np.float32)
+        faces.append((box + np.tile(shift, 2), kps + shift))
+    return canvas, faces
 
 
 def models_for(args, faces):
@@ -90,7 +100,14 @@ def main() -> int:
     p.add_argument("--models", help="folder with real buffalo_l/, inswapper_128.onnx and GFPGANv1.4.pth")
     p.add_argument("--device", help="device for the torch path (default: cuda when present, else cpu)")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    p.add_argument("--tile", help="a face tile saved by --save-tile (instead of the photo + dlib)")
+    p.add_argument("--save-tile", metavar="NPZ", help="save the face tile for --tile and exit")
     args = p.parse_args()
+    if args.save_tile:
+        rgb, box, kps = face_tile()
+        np.savez_compressed(args.save_tile, rgb=rgb, box=box, kps=kps)
+        return 0
+    tile = face_tile(args.tile)
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -100,7 +117,7 @@ def main() -> int:
     paths = [("onnxruntime CPU provider", "cpu", "onnxruntime"), (f"torch on {device}", device, "torch")]
     rows, latency = [], []
     for n_faces in (1, 4):
-        image, faces = make_image(n_faces)
+        image, faces = make_image(n_faces, tile)
         files = models_for(args, faces)
         for label, dev, backend in paths:
             an, sw, rs = pipeline(files, dev, backend)

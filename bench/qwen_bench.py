@@ -20,7 +20,6 @@ import sys
 
 from common import REPO, machine, markdown_table, matmul_peak, median, timed, write_section
 
-FACES = REPO.parent / "shared" / "faces"
 PROMPT = "The person from picture 1 stands on a beach at sunset, same face, same hair."
 
 
@@ -88,13 +87,16 @@ def modules(small: bool):
 
 
 def references(n: int, size: int):
-    """n ComfyUI IMAGE tensors (1, size, size, 3) from the real test photos."""
+    """n different ComfyUI IMAGE tensors (1, size, size, 3) of a real portrait (scikit-image's astronaut, a public
+    domain NASA photo that installs with scikit-image, also on the GPU machine): as is, mirrored, upside down."""
     import numpy as np
     import torch
     from PIL import Image
+    from skimage import data
 
-    names = ["obama_1.jpg", "biden_1.jpg", "obama_2.jpg"]
-    return [torch.from_numpy(np.array(Image.open(FACES / names[i]).convert("RGB").resize((size, size)))
+    views = [lambda a: a, lambda a: a[:, ::-1], lambda a: a[::-1]]
+    photo = data.astronaut()
+    return [torch.from_numpy(np.array(Image.fromarray(np.ascontiguousarray(views[i](photo))).resize((size, size)))
                              .astype(np.float32) / 255.0)[None] for i in range(n)]
 
 

@@ -22,7 +22,7 @@ class NoFaceError(LikenessError):
 class ModelMissingError(LikenessError, FileNotFoundError):
     def __init__(self, folder: str, name: str, searched: list[str] | None = None, workflow: str | None = None,
                  reason: str = "not found"):
-        self.folder, self.name = folder, name
+        self.folder, self.name, self.searched = folder, name, list(searched or [])
         where = ", ".join(searched or []) or "(no folder registered)"
         fix = f"python install.py --workflow {workflow}" if workflow else "python install.py"
         super().__init__(

@@ -43,13 +43,14 @@ def files(*folders: str, suffixes: tuple[str, ...] = ()) -> list[str]:
 
 
 def resolve_file(name: str, folders: tuple[str, ...], workflow: str = "faceswap"):
-    """The full path of `name` in the first of `folders` that has it (names never leave their folder)."""
+    """The full path of `name` in the first of `folders` that has it (names never leave their folder); when none
+    has it, the error names every folder searched and the one the file belongs in (the first)."""
     from ..likeness.errors import ModelMissingError
 
-    last = None
+    searched = []
     for folder in folders:
         try:
             return paths.resolve(folder, name, workflow)
         except ModelMissingError as e:
-            last = e
-    raise last
+            searched += e.searched
+    raise ModelMissingError(folders[0], name, searched, workflow)

@@ -3,6 +3,7 @@ models: one server, two servers with one killed mid-batch, an embedded server, C
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -166,9 +167,13 @@ def test_embedded_server_runs_a_workflow_when_no_server_is_given(lab, tmp_path):
     flags = ComfyServer(tmp_path / "embedded", models_dir=lab.server.models_dir).comfy_args(with_pack=False)
     args = cli_args(lab, "character-scene", tmp_path / "out", servers=[])
     args += ["--comfyui", str(lab.server.comfyui)] + [f"--comfy-arg={f}" for f in flags]
-    res = run_cli(args)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    res = run_cli(args, env={**os.environ, "TMPDIR": str(temp)})
     assert res.returncode == 0, res.stdout + res.stderr
     assert "starting ComfyUI" in res.stderr and len(saved_pngs(tmp_path / "out" / "Likeness")) == 1
+    ours = list(temp.glob("comfyui-*.log")) + list(temp.glob("likeness-embedded-*"))
+    assert ours == [], "the embedded server's log and config folder are left behind"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -318,3 +323,27 @@ def test_a_read_timeout_waits_for_the_prompt_on_the_same_server_instead_of_runni
     assert item.status == "done", item.error
     assert item.attempts == [client.url] and len(item.files) == 3  # image, report JSON and CSV
     assert len(lab.server.client._json("GET", "/history")) == before + 1, "the prompt ran twice"
+
+
+def test_missing_models_are_all_named_before_anything_is_queued(lab, tmp_path):
+    before = len(lab.server.client._json("GET", "/history"))
+    res = run_cli(["faceswap-fast", "--server", lab.server.url, "--image", f"Reference={lab.reference}",
+                   "--out", str(tmp_path)])  # the shipped model names: only the face models are installed here
+    assert res.returncode == 2, res.stdout + res.stderr
+    for missing in ("diffusion_models/qwen_image_2512_fp8_e4m3fn.safetensors",
+                    "text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors", "vae/qwen_image_vae.safetensors",
+                    "loras/Qwen-Image-2512-Lightning-4steps-V1.0-bf16.safetensors"):
+        assert missing in res.stderr, res.stderr
+    for present in ("inswapper_128.onnx", "buffalo_l", "GFPGANv1.4.pth"):
+        assert present not in res.stderr
+    assert "python install.py --workflow faceswap-fast" in res.stderr
+    assert len(lab.server.client._json("GET", "/history")) == before, "something was queued"
+
+
+def test_bad_arguments_are_caught_before_any_server_starts_or_is_used(lab, tmp_path):
+    res = run_cli(["character-scene", "--image", f"Reference={tmp_path / 'nope.jpg'}", "--out", str(tmp_path)])
+    assert res.returncode == 2 and "--image Reference=" in res.stderr and "starting ComfyUI" not in res.stderr
+    res = run_cli(["character-scene", "--server", "http://127.0.0.1:9", "--image", f"Reference={lab.reference}",
+                   "--out", str(tmp_path)])
+    assert res.returncode == 2 and "No ComfyUI answers at http://127.0.0.1:9" in res.stderr, res.stderr
+    assert "retrying" not in res.stderr

@@ -23,6 +23,7 @@ from ..fileio import atomic_write
 from . import graph_edit
 from .batch import BatchRunner, Job
 from .client import ComfyClient, ComfyError, PromptRejected
+from .precheck import check_models
 from .progress import ProgressPrinter
 
 SEED_TITLE = "Seed"
@@ -62,14 +63,34 @@ def build_job(args, first: ComfyClient) -> Job:
         doc = ui_to_api(doc, specs(first.object_info()))
     for text in args.sets:
         graph_edit.assign(doc, text)
+    images = image_args(args)
+    for title in images:
+        graph_edit.find_node(doc, title)
+    return Job(doc, images, batch_items(args, doc), args.timeout)
+
+
+def image_args(args) -> dict[str, Path]:
+    """--image TITLE=PATH, checked before any server is started."""
     images = {}
     for text in args.image:
         title, sep, path = text.partition("=")
         if not sep or not Path(path).is_file():
             raise graph_edit.WorkflowError(f"--image {text}: expected TITLE=PATH of an existing image file.")
-        graph_edit.find_node(doc, title)
         images[title] = Path(path)
-    return Job(doc, images, batch_items(args, doc), args.timeout)
+    return images
+
+
+def reachable(urls: list[str]) -> list[ComfyClient]:
+    """The servers that answer; the others are named, and none answering is an error that says what to do."""
+    clients = [ComfyClient(u) for u in urls]
+    alive = [c for c in clients if c.alive()]
+    for c in clients:
+        if alive and c not in alive:
+            print(f"ComfyUI at {c.url} does not answer; going on without it.", file=sys.stderr)
+    if not alive:
+        raise LikenessError(f"No ComfyUI answers at {', '.join(urls)}: start it (python main.py in the ComfyUI "
+                            "folder), check the URL and port, or leave out --server to start one here.")
+    return alive
 
 
 def batch_items(args, graph: dict) -> list[dict]:
@@ -128,12 +149,15 @@ def write_summary(out: Path, workflow: str, job: Job, results) -> Path:
 
 def run(args) -> int:
     out = Path(args.out)
+    image_args(args)
     with contextlib.ExitStack() as stack:
-        urls = args.server
-        if not urls:
-            urls = [stack.enter_context(_embedded(args)).url]
-        clients = [ComfyClient(u) for u in urls]
+        if args.server:
+            clients = reachable(args.server)
+        else:
+            clients = [ComfyClient(stack.enter_context(_embedded(args)).url)]
         job = build_job(args, clients[0])
+        for client in clients:
+            check_models(job.graph, client, args.workflow)
         printer = ProgressPrinter(job.graph, show_item=len(clients) > 1 or len(job.items) > 1,
                                   live=None if len(clients) == 1 else False)
         if args.quiet:

@@ -99,6 +99,10 @@ class ComfyClient:
     def history(self, prompt_id: str) -> dict | None:
         return self._json("GET", f"/history/{prompt_id}").get(prompt_id)
 
+    def models(self, folder: str) -> list[str]:
+        """The files ComfyUI lists in a model folder ('/'-separated, relative to it)."""
+        return [n.replace("\\", "/") for n in self._json("GET", f"/models/{urllib.parse.quote(folder)}")]
+
     def knows(self, prompt_id: str) -> bool:
         """Whether the server has this prompt: finished (in /history), running or waiting (in /queue)."""
         if self.history(prompt_id) is not None:

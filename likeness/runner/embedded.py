@@ -9,6 +9,7 @@ custom_nodes, it is linked in through a temporary extra_model_paths.yaml.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,6 @@ from pathlib import Path
 from .. import PACK
 from ..errors import LikenessError
 from .client import ComfyClient
-
 
 
 def free_port() -> int:
@@ -37,10 +37,22 @@ class ComfyProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.client = ComfyClient(self.url, timeout=60)
         self.args = list(args)
-        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="comfyui-", suffix=".log")[1])
+        self.temp: list[Path] = []  # removed by stop(): our own log, the embedded server's config folder
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix="comfyui-", suffix=".log")
+            os.close(fd)
+            self.temp.append(Path(log_path))
+        self.log_path = Path(log_path)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 300) -> "ComfyProcess":
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> "ComfyProcess":
         if not (self.comfyui / "main.py").is_file():
             raise LikenessError(f"No ComfyUI at {self.comfyui} (main.py not found). Pass --comfyui or set "
                                 "COMFYUI_PATH.")
@@ -53,12 +65,19 @@ class ComfyProcess:
         deadline = time.monotonic() + timeout
         while not self.client.alive():
             if self.proc.poll() is not None:
-                raise LikenessError(f"ComfyUI exited with code {self.proc.returncode}:\n{self.log_tail()}")
+                raise LikenessError(f"ComfyUI exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                                    + self._cpu_hint())
             if time.monotonic() > deadline:
-                self.stop()
                 raise LikenessError(f"ComfyUI did not answer within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.5)
         return self
+
+    def _cpu_hint(self) -> str:
+        log = self.log_tail(200)
+        no_gpu = any(s in log for s in ("Torch not compiled with CUDA", "Found no NVIDIA driver",
+                                        "No CUDA GPUs are available", "no CUDA-capable device"))
+        return ("\nNo usable CUDA GPU here: add --cpu to run ComfyUI on the CPU."
+                if no_gpu and "--cpu" not in self.args else "")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -68,6 +87,12 @@ class ComfyProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for path in self.temp:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        self.temp = []
 
     def kill(self) -> None:
         """Stop it the hard way (a crash, as far as clients can tell)."""
@@ -96,7 +121,7 @@ def pack_loaded_by(comfyui: Path) -> bool:
 def embedded_comfyui(comfyui: str | Path, args: list[str] = ()) -> ComfyProcess:
     """A ComfyProcess (not started) for `comfyui` that is sure to load this pack."""
     comfyui = Path(comfyui)
-    args = list(args)
+    args, work = list(args), None
     if not pack_loaded_by(comfyui):
         work = Path(tempfile.mkdtemp(prefix="likeness-embedded-"))
         (work / "custom_nodes").mkdir()
@@ -104,4 +129,6 @@ def embedded_comfyui(comfyui: str | Path, args: list[str] = ()) -> ComfyProcess:
         config = work / "extra_model_paths.yaml"
         config.write_text(f"likeness_runner:\n  base_path: {work}\n  custom_nodes: custom_nodes\n")
         args += ["--extra-model-paths-config", str(config)]
-    return ComfyProcess(comfyui, args)
+    server = ComfyProcess(comfyui, args)
+    server.temp += [work] if work else []
+    return server
