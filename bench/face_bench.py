@@ -22,7 +22,6 @@ from common import (REPO, machine, markdown_table, matmul_peak, median, onnx_flo
                     torch_flops, write_section)
 
 sys.path.insert(0, str(REPO / "tests"))
-FACES = REPO.parent / "shared" / "faces"
 W, H = 1920, 1080
 SLOTS = [(760, 240), (160, 160), (1360, 160), (760, 640)]  # top-left corners of the 400 px face tiles
 
@@ -35,9 +34,10 @@ def face_tile(path: str | None = None):
         return data["rgb"], data["box"], data["kps"]
     from PIL import Image
 
+    import photos  # tests/photos.py: real photos from registry packages
     from likeness.runtime import dlib_models
 
-    rgb = np.array(Image.open(FACES / "obama_1.jpg").convert("RGB").crop((283, 76, 683, 476)))
+    rgb = np.array(Image.open(photos.folder() / "obama_1.jpg").convert("RGB").crop((283, 76, 683, 476)))
     [(box, kps, _)] = dlib_models.detect(rgb)
     return rgb, np.asarray(box, np.float32), np.asarray(kps, np.float32)
 

@@ -85,11 +85,12 @@ def test_aligned_crop_puts_the_eyes_on_the_template(pack, two_people):
 
 def test_dlib_detector_needs_no_files_and_scales_8k(two_people):
     an = FaceAnalyzer(AnalyzerSettings(detector="dlib"))
-    big = np.kron(two_people, np.ones((4, 4, 1), np.uint8))  # 5120 px wide
+    big = np.kron(two_people, np.ones((4, 4, 1), np.uint8))  # 4480 px wide
     small_faces = an.analyze(two_people)
     big_faces = an.analyze(big)
     assert len(small_faces) == len(big_faces) == 2
-    assert np.abs(big_faces[0].bbox / 4 - small_faces[0].bbox).max() < 12
+    width = small_faces[0].bbox[2] - small_faces[0].bbox[0]
+    assert np.abs(big_faces[0].bbox / 4 - small_faces[0].bbox).max() < 0.1 * width  # dlib's boxes come in steps
 
 
 def test_selection_by_reference_identity_picks_the_right_person(faces_dir, two_people):

@@ -33,7 +33,7 @@ def test_same_person_passes_and_different_people_fail(dlib, faces_dir, obama_ref
     t = calibration.threshold_for("dlib")
     assert "equal-error threshold" in t.source
     results = score.score_images(dlib, [photo(faces_dir, n) for n in ("obama_2.jpg", "obama_3.jpg", "biden_1.jpg",
-                                                                       "lin_manuel_miranda.png")], obama_ref, t)
+                                                                       "astronaut.png")], obama_ref, t)
     assert [s.verdict for s in results] == ["pass", "pass", "fail", "fail"]
     assert score.pass_rate(results) == 0.5
 
@@ -55,7 +55,7 @@ def test_every_face_in_an_output_is_scored_and_the_right_one_counts(dlib, faces_
     assert s.faces[s.counted] is obama and obama.similarity > max(f.similarity for f in s.faces if f is not obama)
     biden_ref = score.reference_embedding(dlib, [photo(faces_dir, "biden_1.jpg")])[0]
     [b] = score.score_images(dlib, [photo(faces_dir, "two_people.jpg")], biden_ref, t)
-    assert b.faces[b.counted].bbox[0] > 600  # Biden stands right
+    assert b.faces[b.counted].bbox[0] > 560  # Biden stands right
 
 
 def test_leakage_and_id_gain(dlib, faces_dir, obama_ref):
@@ -83,10 +83,12 @@ def test_no_face_scores_zero_and_reference_rules(dlib, faces_dir):
 
 
 def test_calibration_separates_every_pair(dlib, faces_dir, tmp_path):
-    photos = sorted(p for p in faces_dir.iterdir() if p.suffix in (".jpg", ".png"))
+    independent = ("obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "biden_1.jpg", "biden_2.jpg", "two_people.jpg",
+                   "astronaut.png")  # obama_rgba and the edge photos are other copies of obama_2 and obama_1
+    photos = [faces_dir / n for n in independent]
     entry = calibration.calibrate(dlib, photos, {"two_people.jpg": ["obama", "biden"]})
     assert entry["separable"] and entry["eer"] == 0.0
-    assert entry["n_same"] == 9 and entry["n_diff"] == 27
+    assert entry["n_same"] == 9 and entry["n_diff"] == 19  # faces: 4 Obama, 3 Biden, 1 astronaut
     assert entry["diff_range"][1] < entry["threshold"] < entry["same_range"][0]
     out = tmp_path / "cal.json"
     calibration.write("dlib", entry, out)

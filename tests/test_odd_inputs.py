@@ -55,7 +55,7 @@ def analyzer_node():
 def test_rgba_and_grayscale_photos_go_through_the_server(comfy, faces_dir, tmp_path):
     gray = tmp_path / "gray.png"
     Image.open(faces_dir / "obama_2.jpg").convert("L").save(gray)
-    for path in (faces_dir / "lin_manuel_miranda.png", gray):  # RGBA, then single-channel
+    for path in (faces_dir / "obama_rgba.png", gray):  # RGBA, then single-channel
         graph = {"an": analyzer_node(), "img": {"class_type": "LoadImage", "inputs": {"image": comfy.upload(path)}},
                  "det": {"class_type": "LikenessDetectFaces",
                          "inputs": {"image": ["img", 0], "analyzer": ["an", 0], "order": "left-right"}},

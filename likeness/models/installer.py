@@ -127,16 +127,6 @@ def status(models_dir: Path, entries: list[ModelEntry], verify: bool = False) ->
     return out
 
 
-def _held_to(expectations: list[tuple[str, str]], label: str):
-    """A download check: the file's sha256 must equal every expectation (who says so, sha256)."""
-    def check(digest: str, size: int, announced: str | None) -> None:
-        for who, sha in expectations + ([("the host", announced)] if announced else []):
-            if digest != sha:
-                raise DownloadError(f"{label}: checksum mismatch: {who} says sha256 {sha}, the download has "
-                                    f"{digest}")
-    return check
-
-
 def install_model(models_dir: Path, entry: ModelEntry, allow_unverified: bool, timeout: float = 60.0) -> str:
     """Download one entry, verify it, move it into place and lock it; returns the sha256 of the download."""
     label = lock_key(entry)
@@ -150,10 +140,10 @@ def install_model(models_dir: Path, entry: ModelEntry, allow_unverified: bool, t
             f"{entry.key}: no verified sha256 is recorded for {entry.file}, so it is not installed. Re-run with "
             f"--allow-unverified to accept it (its checksum is then locked in {LOCK_NAME}), or place the file "
             f"in models/{entry.folder}/ yourself.")
-    held_to = _held_to(expectations, label)
     how = locked.get("how") or ("pinned" if entry.pinned else "unverified")
 
     def check(digest: str, size: int, announced: str | None) -> None:
+        """The download must match every sha256 we know for it: models.yaml's, the lock's, the host's."""
         nonlocal how
         if entry.bytes and size != entry.bytes:
             raise DownloadError(f"{label}: size mismatch: models.yaml says {entry.bytes} bytes, the download has "
@@ -161,7 +151,10 @@ def install_model(models_dir: Path, entry: ModelEntry, allow_unverified: bool, t
         if not expectations and not announced and not allow_unverified:
             raise DownloadError(f"{label}: the host announced no sha256 to verify it against; re-run with "
                                 "--allow-unverified to accept it (its checksum is then locked)")
-        held_to(digest, size, announced)
+        for who, sha in expectations + ([("the host", announced)] if announced else []):
+            if digest != sha:
+                raise DownloadError(f"{label}: checksum mismatch: {who} says sha256 {sha}, the download has "
+                                    f"{digest}")
         if announced and how == "unverified":
             how = "host"
 
