@@ -42,6 +42,25 @@ def files(*folders: str, suffixes: tuple[str, ...] = ()) -> list[str]:
     return sorted(set(names))
 
 
+def check_model(name: str, folders: tuple[str, ...], suffixes: tuple[str, ...], workflow: str = "faceswap",
+                kind: str = "file") -> bool | str:
+    """A loader's validate_inputs: True, or what is missing, every folder searched and the install command, when
+    the prompt is queued and before anything runs. ComfyUI then skips its own list check for that input, so this
+    one is as strict: a plain name inside the folders, with the right extension."""
+    from ..likeness.errors import LikenessError
+
+    if suffixes and not name.lower().endswith(suffixes):
+        return f"'{name}' is not a {' / '.join(suffixes)} file."
+    try:
+        if kind == "pack":
+            paths.resolve(folders[0], name, workflow, kind="pack")
+        else:
+            resolve_file(name, folders, workflow)
+    except LikenessError as e:
+        return str(e)
+    return True
+
+
 def resolve_file(name: str, folders: tuple[str, ...], workflow: str = "faceswap"):
     """The full path of `name` in the first of `folders` that has it (names never leave their folder); when none
     has it, the error names every folder searched and the one the file belongs in (the first)."""

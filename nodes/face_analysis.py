@@ -40,6 +40,10 @@ class LikenessFaceAnalyzerLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, pack) -> bool | str:
+        return pack == DLIB or common.check_model(pack, ("insightface",), (), kind="pack")
+
+    @classmethod
     def execute(cls, pack, detector, det_size, det_thresh, device) -> io.NodeOutput:
         pack_dir = None if pack == DLIB else str(paths.resolve("insightface", pack, "faceswap", kind="pack"))
         settings = AnalyzerSettings(pack_dir, "dlib" if pack == DLIB else detector, det_size, det_thresh,

@@ -81,5 +81,9 @@ class LikenessLoadFaceModel(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, face_model) -> bool | str:
+        return common.check_model(face_model, FOLDERS, (".safetensors",))
+
+    @classmethod
     def execute(cls, face_model) -> io.NodeOutput:
         return io.NodeOutput(facemodel.load(common.resolve_file(face_model, FOLDERS)))

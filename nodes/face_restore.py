@@ -28,6 +28,10 @@ class LikenessFaceRestorerLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, restorer) -> bool | str:
+        return common.check_model(restorer, FOLDERS, (".pth", ".safetensors"))
+
+    @classmethod
     def execute(cls, restorer, device) -> io.NodeOutput:
         model = restore.load(common.resolve_file(restorer, FOLDERS), common.device(device))
         common.log.info("likeness: restorer %s%s", model.backend, " (non-commercial licence)" * model.non_commercial)

@@ -31,6 +31,10 @@ class LikenessFaceSwapperLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, swapper) -> bool | str:
+        return common.check_model(swapper, SWAP_FOLDERS, (".onnx",))
+
+    @classmethod
     def execute(cls, swapper, device) -> io.NodeOutput:
         path = common.resolve_file(swapper, SWAP_FOLDERS)
         model = swap.load(path, common.device(device))
@@ -49,6 +53,10 @@ class LikenessFaceParserLoader(io.ComfyNode):
                     common.device_input("the parser")],
             outputs=[FaceParser.Output(display_name="parser")],
         )
+
+    @classmethod
+    def validate_inputs(cls, parser) -> bool | str:
+        return common.check_model(parser, ("face_parsing",), (".onnx",))
 
     @classmethod
     def execute(cls, parser, device) -> io.NodeOutput:

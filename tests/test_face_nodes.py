@@ -112,6 +112,27 @@ def test_corrupt_model_names_the_file_and_the_fix(face_models, faces_dir):
     assert "broken_inswapper.onnx" in str(err.value) and "install.py --workflow faceswap" in str(err.value)
 
 
+def test_missing_face_models_are_all_named_when_queued_before_anything_runs(face_models, faces_dir):
+    from likeness.runner.client import PromptRejected
+
+    graph = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(faces_dir / "obama_1.jpg"))
+    graph["sw"]["inputs"]["swapper"] = "inswapper_missing.onnx"
+    graph["an"]["inputs"]["pack"] = "antelopev2"
+    graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "x"}}
+    before = len(face_models.client._json("GET", "/history"))
+    with pytest.raises(PromptRejected) as err:
+        face_models.run(graph)
+    text = str(err.value)
+    for name, folder in (("inswapper_missing.onnx", "insightface"), ("antelopev2", "insightface")):
+        assert f"Model '{name}' ({folder}) not found" in text, text
+    assert text.count("python install.py --workflow faceswap") >= 2 and "Searched:" in text
+    assert "reswapper" in text and "hyperswap" in text, "every folder searched is named"
+    assert len(face_models.client._json("GET", "/history")) == before, "something ran"
+    graph["sw"]["inputs"]["swapper"] = "../../../etc/passwd.onnx"
+    with pytest.raises(PromptRejected, match="not a plain name"):
+        face_models.run(graph)
+
+
 def test_face_model_build_save_load_and_swap(face_models, faces_dir, request):
     photos = [face_models.upload(faces_dir / n) for n in ("obama_1.jpg", "obama_2.jpg")]
     graph = {"an": analyzer_node(),
