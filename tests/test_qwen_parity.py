@@ -37,7 +37,13 @@ def diffusers_text(instruction: str, n: int) -> str:
 @pytest.mark.parametrize("n", [1, 2, 4])
 def test_prompt_layout_matches_diffusers(n):
     text = "the woman from picture 1 on a beach"
-    assert prompt.EDIT_TEMPLATE.format(prompt.edit_prompt(text, n)) == diffusers_text(text, n)
+    assert prompt.EDIT_TEMPLATE.format(prompt.edit_prompt(text, range(1, n + 1))) == diffusers_text(text, n)
+
+
+def test_pictures_are_numbered_by_slot_as_core_numbers_them():
+    # core's TextEncodeQwenImageEditPlus announces "Picture {i + 1}" for each connected input i: 1 and 3 here
+    text = prompt.edit_prompt("the person of picture 3 in the garden of picture 1", (1, 3))
+    assert text.index("Picture 1: ") < text.index("Picture 3: ") and "Picture 2" not in text
 
 
 TOKENIZE = r"""
@@ -58,7 +64,7 @@ print(json.dumps({"embeds": embeds, "bare_pads": sum(1 for t in flat if t == 151
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_comfyui_tokenizer_gets_one_image_per_reference_in_order(n):
-    text = prompt.edit_prompt("put them in a garden", n)
+    text = prompt.edit_prompt("put them in a garden", range(1, n + 1))
     out = subprocess.run([sys.executable, "-c", TOKENIZE, str(comfyui_path()), text, prompt.EDIT_TEMPLATE,
                           str(n)], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -59,21 +59,24 @@ def with_references(conditioning: list, latents: list[torch.Tensor], method: str
     return out
 
 
-def _text(clip, text: str, images_vl: list[torch.Tensor], digests: tuple) -> tuple[list, bool]:
+def _text(clip, text: str, images_vl: list[torch.Tensor], slots: tuple, digests: tuple) -> tuple[list, bool]:
     owner = getattr(getattr(clip, "patcher", None), "model", clip)
     patches = getattr(getattr(clip, "patcher", None), "patches_uuid", None)
 
     def compute():
-        tokens = clip.tokenize(prompt_layout.edit_prompt(text, len(images_vl)), images=images_vl,
+        tokens = clip.tokenize(prompt_layout.edit_prompt(text, slots), images=images_vl,
                                llama_template=prompt_layout.EDIT_TEMPLATE)
         return clip.encode_from_tokens_scheduled(tokens)
 
-    return _owned(encode_cache.TEXT, owner, (str(patches), text, digests, tuple(i.shape for i in images_vl)), compute)
+    key = (str(patches), text, slots, digests, tuple(i.shape for i in images_vl))
+    return _owned(encode_cache.TEXT, owner, key, compute)
 
 
 def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.Tensor], model: str = "2509",
                 vae_area: int = refs.VAE_AREA, align: int = 32) -> EditEncoding:
-    """`images`: ComfyUI IMAGE tensors, reference 1 first (only the first item of each batch is used)."""
+    """`images`: ComfyUI IMAGE tensors by input slot, reference 1 first; None for an empty slot (only the first item
+    of each batch is used)."""
+    slots = tuple(k + 1 for k, img in enumerate(images) if img is not None)
     images = [img[:1] for img in images if img is not None]
     if not images:
         raise BadInputError("Qwen edit encode needs at least one reference image (image1).")
@@ -88,8 +91,8 @@ def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.T
                           lambda img=img, p=p: vae.encode(refs.resize(img, *p["vae"])))
         latents.append(lat)
         cached[f"vae ref {k + 1}"] = hit
-    pos, cached["positive"] = _text(clip, instruction, images_vl, digests)
-    neg, cached["negative"] = _text(clip, negative, images_vl, digests)
+    pos, cached["positive"] = _text(clip, instruction, images_vl, slots, digests)
+    neg, cached["negative"] = _text(clip, negative, images_vl, slots, digests)
     method = METHODS[model]
     positive = with_references(pos, latents, method)
     negative_c = with_references(neg, latents, method)

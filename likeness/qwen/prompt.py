@@ -14,6 +14,8 @@ EDIT_TEMPLATE = ("<|im_start|>system\nDescribe the key features of the input ima
                  "<|im_start|>assistant\n")
 
 
-def edit_prompt(instruction: str, n_images: int) -> str:
-    """The user text the Qwen2.5-VL encoder sees, to be formatted into EDIT_TEMPLATE."""
-    return "".join(f"Picture {i + 1}: {VISION}" for i in range(n_images)) + instruction
+def edit_prompt(instruction: str, slots) -> str:
+    """The user text the Qwen2.5-VL encoder sees, to be formatted into EDIT_TEMPLATE. Each image is announced by
+    the number of its input slot, as core's TextEncodeQwenImageEditPlus does: with image1 and image3 connected the
+    text says "Picture 1 ... Picture 3", so an instruction about picture 3 means the image in slot 3."""
+    return "".join(f"Picture {slot}: {VISION}" for slot in slots) + instruction
