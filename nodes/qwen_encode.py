@@ -19,9 +19,10 @@ def reference_inputs() -> list:
 
 def model_inputs() -> list:
     return [
-        io.Combo.Input("version", options=["2511", "2509"], default="2511",
-                       tooltip="Which Qwen-Image-Edit you load. 2511 needs ComfyUI 0.5.0+ (reference method "
-                               "index_timestep_zero)."),
+        io.Combo.Input("version", options=["auto", "2511", "2509"], default="auto",
+                       tooltip="auto = ComfyUI reads it from the checkpoint (0.5.0+ recognises 2511 files). Choose "
+                               "one only to override: 2511 (needs ComfyUI 0.5.0+, reference method "
+                               "index_timestep_zero) or 2509."),
         io.Float.Input("vae_megapixels", default=1.0, min=0.01, max=2.0, step=0.01,
                        tooltip="Size each reference is VAE-encoded at (about 1 MP, as Qwen was trained). Each extra "
                                "1 MP reference adds ~4k tokens of attention."),

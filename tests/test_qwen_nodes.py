@@ -155,6 +155,21 @@ def test_2511_needs_a_comfyui_that_supports_it(comfy, tiny_qwen, tmp_path):
         assert comfy.images(out, "save")[0].shape[:2] == (96, 128)
 
 
+def test_version_auto_lets_the_checkpoint_choose_the_reference_method(comfy, tiny_qwen, tmp_path):
+    version = tuple(int(x) for x in comfy.client._json("GET", "/system_stats")["system"]["comfyui_version"]
+                    .split(".")[:3])
+    if version < (0, 5, 0):
+        pytest.skip("needs ComfyUI 0.5.0+: older cores cannot tell a 2511 checkpoint from the file")
+    names = [ref(tmp_path, comfy, "auto2511.png", (128, 96), 22)]
+    images = {}
+    for choice in ("auto", "2511", "2509"):
+        graph = encode_graph(tiny_qwen, names, version=choice)
+        graph["unet"]["inputs"]["unet_name"] = tiny_qwen["dit_2511"]
+        [images[choice]] = comfy.images(comfy.run(graph), "save")
+    assert (images["auto"] == images["2511"]).all(), "auto must give what the 2511 checkpoint says"
+    assert (images["auto"] != images["2509"]).any(), "the method must matter, or this test proves nothing"
+
+
 def test_sampling_preset_feeds_ksampler(comfy, tiny_qwen, tmp_path):
     names = [ref(tmp_path, comfy, "preset.png", (128, 96), 31)]
     g = encode_graph(tiny_qwen, names, model=["preset", 0])

@@ -72,7 +72,7 @@ def _text(clip, text: str, images_vl: list[torch.Tensor], slots: tuple, digests:
     return _owned(encode_cache.TEXT, owner, key, compute)
 
 
-def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.Tensor], model: str = "2509",
+def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.Tensor], model: str = "auto",
                 vae_area: int = refs.VAE_AREA, align: int = 32) -> EditEncoding:
     """`images`: ComfyUI IMAGE tensors by input slot, reference 1 first; None for an empty slot (only the first item
     of each batch is used)."""
@@ -80,8 +80,8 @@ def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.T
     images = [img[:1] for img in images if img is not None]
     if not images:
         raise BadInputError("Qwen edit encode needs at least one reference image (image1).")
-    if model not in METHODS:
-        raise BadInputError(f"Unknown model '{model}': choose 2509 or 2511.")
+    if model not in METHODS and model != "auto":
+        raise BadInputError(f"Unknown model '{model}': choose auto, 2509 or 2511.")
     plan = refs.plan([(int(i.shape[2]), int(i.shape[1])) for i in images], vae_area, align)
     digests = tuple(encode_cache.tensor_digest(i) for i in images)
     images_vl = [refs.resize(img, *p["vl"]) for img, p in zip(images, plan)]
@@ -93,7 +93,7 @@ def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.T
         cached[f"vae ref {k + 1}"] = hit
     pos, cached["positive"] = _text(clip, instruction, images_vl, slots, digests)
     neg, cached["negative"] = _text(clip, negative, images_vl, slots, digests)
-    method = METHODS[model]
+    method = METHODS.get(model)  # auto: no method in the conditioning, the checkpoint's own default applies
     positive = with_references(pos, latents, method)
     negative_c = with_references(neg, latents, method)
     w, h = plan[0]["vae"]

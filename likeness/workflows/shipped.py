@@ -98,7 +98,7 @@ def character_scene_node(wf: Workflow, preset: Node, clip: Node, vae: Node, char
     return wf.add("LikenessCharacterScene", "Character Scene", group="Scene", controls=controls,
                   model=preset[0], clip=clip[0], vae=vae[0], character=character[0], instruction=instruction,
                   negative="", denoise=0.7, seed=seed, steps=preset[1], cfg=preset[2], sampler_name="euler",
-                  scheduler="simple", version="2511", vae_megapixels=1.0, align="32")
+                  scheduler="simple", version="auto", vae_megapixels=1.0, align="32")
 
 
 # -- the workflows ---------------------------------------------------------------------------------------------
@@ -112,7 +112,9 @@ def character_scene() -> Workflow:
                     "Sampling Preset: 2511 base = 40 steps, cfg 4, shift 3.1, CFGNorm 1. For speed pick the "
                     "`lightning edit 2511 4step` preset in LoRA Stack and `Lightning 4-step (cfg 1)` here.",
                     "Character Scene takes two more references (image2, image3: another view, an outfit).",
-                    "Model 2511 needs ComfyUI 0.5.0 or newer; choose 2509 (and its file) on older ComfyUI."]),
+                    "Version auto: ComfyUI 0.5.0+ recognises the 2511 file itself. On an older ComfyUI, update it, "
+                    "or load the 2509 file (python install.py --workflow character-scene --optional) and choose "
+                    "version 2509."]),
             group="Read me")
     preset, clip, vae = qwen_models(wf, "qwen_image_edit_2511", NONE, "2511 base (40 steps, cfg 4)")
     ref = reference(wf)
