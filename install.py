@@ -79,14 +79,14 @@ def check(models_dir: Path, entries, verify: bool) -> int:
     states = installer.status(models_dir, entries, verify)
     print(f"Models in {models_dir}:")
     print("\n".join(s.line for s in states))
-    bad = [s for s in states if s.state in ("missing", "wrong size", "changed")]
+    bad = [s for s in states if s.state == "missing" or s.wrong]
     print(f"{len(bad)} missing or wrong." if bad else "Everything is installed.")
     return 1 if bad else 0
 
 
 def install(models_dir: Path, entries, args) -> int:
     states = installer.status(models_dir, entries)
-    wrong = [s for s in states if s.state in ("wrong size", "changed")]
+    wrong = [s for s in states if s.wrong]
     for s in wrong:
         print(f"error: {installer.lock_key(s.entry)}: {s.detail}. Move it away and run again to install the "
               "right file.", file=sys.stderr)

@@ -186,10 +186,7 @@ class LikenessIdentityReport(io.ComfyNode):
         height, width = frames[0].shape[:2] if frames else (0, 0)
         full, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             filename_prefix, folder_paths.get_output_directory(), width, height)
-        if frames:
-            files, json_path, csv_path = reports.save(data, frames, full, name, counter, cls._png_texts())
-        else:
-            files, (json_path, csv_path) = [], reports.write(data, full, f"{name}_{counter:05}_identity")
+        files, json_path, csv_path = reports.save(data, frames, full, name, counter, cls._png_texts())
         text = (f"{data['passed']}/{data['images']} kept the identity ({100 * data['pass_rate']:.0f}%) — "
                 f"{data['backend']}, threshold {data['threshold']} ({data['threshold_source']})")
         ref = lambda f: {"filename": f, "subfolder": subfolder, "type": "output"}  # noqa: E731

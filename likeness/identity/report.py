@@ -55,8 +55,9 @@ def write(report: dict, directory: str | Path, stem: str, files: list[str] | Non
 def save(report: dict, frames: list, directory: str | Path, name: str, counter: int,
          texts: dict[str, str] | None = None) -> tuple[list[str], Path, Path]:
     """The images as <name>_<counter+i>_.png and the report as <name>_<counter>_identity.json/.csv, so an image
-    and the report that scores it share a number. Returns the image file names and the report paths."""
-    if len(frames) != len(report["scores"]):
+    and the report that scores it share a number (no images: the report alone). Returns the image file names and
+    the report paths."""
+    if frames and len(frames) != len(report["scores"]):
         raise BadInputError(f"Identity Report got {len(frames)} image(s) for a report of {len(report['scores'])}: "
                             "connect the images and the report of the same node (Identity Score's, or Identity "
                             "Gate's).")

@@ -18,7 +18,7 @@ from .. import PACK
 from ..errors import LikenessError
 from ..fileio import atomic_write
 from .download import DownloadError, download, extract_zip, sha256_of, text_progress
-from .registry import HOST, ModelEntry, Pin
+from .registry import ModelEntry, Pin
 
 LOCK_NAME = "likeness-models.lock.json"
 
@@ -81,12 +81,9 @@ class Status:
     detail: str = ""
 
     @property
-    def ok(self) -> bool:
-        return self.state == "ok"
-
-    @property
-    def present(self) -> bool:
-        return self.state != "missing"
+    def wrong(self) -> bool:
+        """There, but not the file models.yaml (or the lock) describes."""
+        return self.state in ("wrong size", "changed")
 
     @property
     def line(self) -> str:

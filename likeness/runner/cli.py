@@ -128,22 +128,22 @@ def fingerprint(job: Job) -> str:
     return h.hexdigest()[:16]
 
 
-def previous_results(out: Path, job: Job) -> list[dict]:
+def previous_results(out: Path, job_key: str) -> list[dict]:
     """The items an earlier run of the same job into `out` recorded (resume); none if it was another job."""
     try:
         data = json.loads((out / SUMMARY).read_text())
     except (OSError, ValueError):
         return []
-    return data.get("results", []) if data.get("job") == fingerprint(job) else []
+    return data.get("results", []) if data.get("job") == job_key else []
 
 
-def write_summary(out: Path, workflow: str, job: Job, results) -> Path:
+def write_summary(out: Path, workflow: str, job_key: str, results) -> Path:
     items = [{"item": r.index, "sets": r.sets, "status": r.status, "error": r.error, "server": r.server,
               "prompt_id": r.prompt_id, "files": r.files, "texts": r.texts, "attempts": r.attempts,
               "resumed": r.resumed} for r in results]
     done = sum(r.status == "done" for r in results)
     return atomic_write(out / SUMMARY, json.dumps(
-        {"workflow": workflow, "job": fingerprint(job), "items": len(results), "done": done, "results": items},
+        {"workflow": workflow, "job": job_key, "items": len(results), "done": done, "results": items},
         indent=1) + "\n")
 
 
@@ -158,6 +158,7 @@ def run(args) -> int:
         job = build_job(args, clients[0])
         for client in clients:
             check_models(job.graph, client, args.workflow)
+        job_key = fingerprint(job)
         printer = ProgressPrinter(job.graph, show_item=len(clients) > 1 or len(job.items) > 1,
                                   live=None if len(clients) == 1 else False)
         if args.quiet:
@@ -172,7 +173,7 @@ def run(args) -> int:
                 printer.message(f"item {item.index + 1}/{len(job.items)} {item.status}: {item.error}")
 
         runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done,
-                             previous=previous_results(out, job))
+                             previous=previous_results(out, job_key))
         resumed = sum(r.resumed for r in runner.results)
         if resumed:
             printer.message(f"{resumed} of {len(job.items)} item(s) already done in {out}; running the rest")
@@ -183,9 +184,9 @@ def run(args) -> int:
             runner.stop()
             for p in out.rglob(".*.partial") if out.is_dir() else []:
                 p.unlink(missing_ok=True)
-            write_summary(out, args.workflow, job, runner.results)
+            write_summary(out, args.workflow, job_key, runner.results)
             return 130
-    summary = write_summary(out, args.workflow, job, results)
+    summary = write_summary(out, args.workflow, job_key, results)
     bad = [r for r in results if r.status != "done"]
     for url, why in runner.dead.items():
         print(f"server {url} was lost: {why}", file=sys.stderr)
