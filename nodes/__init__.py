@@ -10,6 +10,7 @@ from .character_scene import LikenessCharacterScene
 from .dataset import LikenessDatasetWriter
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .info import LikenessInfo
+from .lifecycle import install as install_lifecycle
 from .lora_stack import LikenessApplyLoraStack, LikenessLoraStack
 from .qwen_encode import LikenessQwenEditEncode
 from .qwen_presets import LikenessQwenSamplingPreset
@@ -32,4 +33,5 @@ class LikenessExtension(ComfyExtension):
 
 async def comfy_entrypoint() -> LikenessExtension:
     register_folders()  # here, not in on_load: ComfyUI 0.3.75 never calls on_load
+    install_lifecycle()
     return LikenessExtension()

@@ -6,6 +6,7 @@ from comfy_api.latest import io
 
 from ..likeness.face import restore
 from ..likeness.face.analysis import analyzer as get_analyzer
+from ..likeness.runtime.cache import Handle
 from ..likeness.image import images_to_rgb_list, rgb_list_to_images
 from . import common
 from .types import FaceAnalyzer, FaceRestorer
@@ -33,9 +34,10 @@ class LikenessFaceRestorerLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, restorer, device) -> io.NodeOutput:
-        model = restore.load(common.resolve_file(restorer, FOLDERS), common.device(device))
+        handle = Handle(restore.load, str(common.resolve_file(restorer, FOLDERS)), common.device(device))
+        model = handle.get()  # load now: a corrupt file fails here, at its loader
         common.log.info("likeness: restorer %s%s", model.backend, " (non-commercial licence)" * model.non_commercial)
-        return io.NodeOutput(model)
+        return io.NodeOutput(handle)
 
 
 class LikenessFaceRestore(io.ComfyNode):
@@ -60,13 +62,14 @@ class LikenessFaceRestore(io.ComfyNode):
         an = get_analyzer(analyzer)
         frames = images_to_rgb_list(image, "image")
         on_item = common.progress(len(frames))
+        model = restorer.get()
         out = []
         for i, rgb in enumerate(frames):
             faces = an.analyze(rgb, i)
             if only_in_mask is not None:
                 mask = only_in_mask[min(i, only_in_mask.shape[0] - 1)].cpu().numpy()
                 faces = [f for f in faces if _inside(mask, f.center)]
-            out.append(restorer.restore(rgb, faces, visibility))
+            out.append(model.restore(rgb, faces, visibility))
             on_item(i + 1)
         return io.NodeOutput(rgb_list_to_images(out, pad=True))
 

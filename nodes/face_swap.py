@@ -10,6 +10,7 @@ from ..likeness.face import parse, swap
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.face.pipeline import SwapOptions, swap_batch
 from ..likeness.face.select import ORDERS, GENDERS, select
+from ..likeness.runtime.cache import Handle
 from ..likeness.image import images_to_rgb_list, masks_to_tensor, rgb_list_to_images
 from . import common
 from .types import FaceAnalyzer, FaceModel, FaceParser, FaceSwapper
@@ -36,10 +37,9 @@ class LikenessFaceSwapperLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, swapper, device) -> io.NodeOutput:
-        path = common.resolve_file(swapper, SWAP_FOLDERS)
-        model = swap.load(path, common.device(device))
-        common.log.info("likeness: swapper %s", model.backend)
-        return io.NodeOutput(model)
+        handle = Handle(swap.load, str(common.resolve_file(swapper, SWAP_FOLDERS)), common.device(device))
+        common.log.info("likeness: swapper %s", handle.get().backend)  # load now: a bad file fails at its loader
+        return io.NodeOutput(handle)
 
 
 class LikenessFaceParserLoader(io.ComfyNode):
@@ -60,7 +60,9 @@ class LikenessFaceParserLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser, device) -> io.NodeOutput:
-        return io.NodeOutput(parse.FaceParser(common.resolve_file(parser, ("face_parsing",)), common.device(device)))
+        handle = Handle(parse.load, str(common.resolve_file(parser, ("face_parsing",))), common.device(device))
+        handle.get()
+        return io.NodeOutput(handle)
 
 
 class LikenessFaceSwap(io.ComfyNode):
@@ -126,8 +128,9 @@ class LikenessFaceSwap(io.ComfyNode):
         opts = SwapOptions(target_index, order, gender,
                            None if target_reference is None else target_reference.embedding, reference_threshold,
                            mapping, int(pixel_boost), weight, feather, feather, color_match, keep_detail, on_no_face)
-        res = swap_batch(frames, an, swapper, sources, opts, parser, on_face=common.progress(len(frames)))
-        common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), swapper.backend)
+        model = swapper.get()
+        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(), on_face=common.progress(len(frames)))
+        common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), model.backend)
         return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(_same_size(res.masks)),
                              json.dumps(res.report_dicts()))
 

@@ -157,3 +157,27 @@ def test_face_model_build_save_load_and_swap(face_models, faces_dir, request):
     out = face_models.run(g2)
     [swapped] = face_models.images(out, "out")
     assert swapped.ndim == 3
+
+
+def test_unload_models_releases_the_face_models_and_the_next_run_reloads_them(face_models, faces_dir):
+    """ComfyUI's "Unload models" (POST /free) empties the pack's model cache too (GET /likeness/models shows it)."""
+    import time
+
+    graph = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(faces_dir / "obama_1.jpg"))
+    graph["rest"] = {"class_type": "LikenessFaceRestorerLoader", "inputs": {"restorer": "GFPGANv1.4.pth",
+                                                                           "device": "auto"}}
+    graph["restore"] = {"class_type": "LikenessFaceRestore",
+                        "inputs": {"image": ["swap", 0], "analyzer": ["an", 0], "restorer": ["rest", 0],
+                                   "visibility": 0.9, "only_in_mask": ["swap", 1]}}
+    graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["restore", 0], "filename_prefix": "unload"}}
+    loaded = lambda: {m["kind"] for m in face_models.client._json("GET", "/likeness/models")["models"]}  # noqa: E731
+    first = face_models.images(face_models.run(graph), "save")[0]
+    assert {"swapper", "restorer", "dlib"} <= loaded()
+    face_models.client.free(unload_models=True)
+    deadline = time.time() + 30
+    while loaded() and time.time() < deadline:  # the prompt worker handles the flag between prompts
+        time.sleep(0.2)
+    assert loaded() == set()
+    again = face_models.images(face_models.run(graph), "save")[0]  # the loader outputs were cached: they reload
+    assert {"swapper", "restorer", "dlib"} <= loaded()
+    assert np.array_equal(first, again)

@@ -24,7 +24,8 @@ def square_crop(rgb: np.ndarray, box, size: int, margin: float = 0.6) -> np.ndar
 
 
 def largest(boxes: list) -> list | None:
-    return max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), default=None)
+    """The largest box; on equal areas the leftmost, then the topmost (never the detector's arbitrary order)."""
+    return max(boxes, key=lambda b: ((b[2] - b[0]) * (b[3] - b[1]), -b[0], -b[1]), default=None)
 
 
 class MediaPipeFaces:
@@ -61,10 +62,9 @@ def face_finder(mediapipe_model: Path | None, analyzer=None):
 
 def mediapipe_faces(model: str | Path) -> MediaPipeFaces:
     """Cached: the detector is built once per model file."""
-    from ..runtime.cache import get_or_load
+    from ..runtime import cache
 
-    p = Path(model)
-    return get_or_load(("mediapipe", str(p.resolve()), p.stat().st_mtime_ns), lambda: MediaPipeFaces(p))
+    return cache.load("mediapipe", [model], lambda: MediaPipeFaces(Path(model)))
 
 
 def mediapipe_available() -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..errors import BadInputError
+
 # ArcFace's 112 x 112 template: left eye, right eye, nose, mouth left, mouth right
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
@@ -32,8 +34,13 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity transform (rotation, uniform scale, shift) mapping src points onto dst: 2x3."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
+    if not np.isfinite(src).all():
+        raise BadInputError("The face keypoints are not finite numbers: the detector returned NaN/inf for this face.")
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s, d = src - mu_s, dst - mu_d
+    if s.var(0).sum() < 1e-6:  # all keypoints on one spot: no scale or rotation to fit
+        raise BadInputError("The face's 5 keypoints coincide, so it cannot be aligned: the detection is degenerate "
+                            "(a tiny or broken face). Raise det_thresh or choose another face.")
     cov = d.T @ s / len(src)
     u, sig, vt = np.linalg.svd(cov)
     fix = np.eye(2)
@@ -52,9 +59,11 @@ def crop_matrix(kps: np.ndarray, size: int, template: str = "arcface") -> np.nda
     return similarity(kps, dst)
 
 
-def warp_in(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The aligned size x size crop of `image` (any dtype/channels)."""
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def warp_in(image: np.ndarray, matrix: np.ndarray, size: int, border=0) -> np.ndarray:
+    """The aligned size x size crop of `image`. Outside the image it is `border` (black), as insightface's
+    norm_crop pads: a face cut by the edge then gets the same embedding and swap as with insightface."""
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border)
 
 
 def warp_out(crop: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

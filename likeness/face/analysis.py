@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import LikenessError, ModelMissingError
-from ..runtime import dlib_models
+from ..runtime import cache, dlib_models
 from ..runtime import onnx as onnx_rt
 from . import align
 from .types import Face
@@ -44,7 +44,7 @@ def _first(directory: Path, names) -> Path | None:
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float = 0.4) -> list[int]:
-    order = scores.argsort()[::-1]
+    order = np.argsort(-scores, kind="stable")  # insightface's order: ties keep the earlier anchor
     keep = []
     areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
     while order.size:
@@ -60,22 +60,29 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float = 0.4) -> list[int
     return keep
 
 
+def pack_files(settings: AnalyzerSettings) -> tuple[Path | None, Path | None, Path | None]:
+    """The detector, recogniser and attribute model files of the chosen pack (None where absent)."""
+    pack = Path(settings.pack_dir) if settings.pack_dir else None
+    if pack is None or not pack.is_dir():
+        return None, None, None
+    ga = pack / "genderage.onnx"
+    return _first(pack, DETECTOR_FILES), _first(pack, RECOGNIZER_FILES), ga if ga.is_file() else None
+
+
 class FaceAnalyzer:
     def __init__(self, settings: AnalyzerSettings):
         self.settings = settings
         pack = Path(settings.pack_dir) if settings.pack_dir else None
         if pack is not None and not pack.is_dir():
             raise ModelMissingError("insightface", f"models/{pack.name}", [str(pack.parent)], "faceswap")
-        det_file = _first(pack, DETECTOR_FILES) if pack else None
-        rec_file = _first(pack, RECOGNIZER_FILES) if pack else None
-        ga_file = pack / "genderage.onnx" if pack and (pack / "genderage.onnx").is_file() else None
+        det_file, rec_file, ga_file = pack_files(settings)
         detector = settings.detector
         if detector == "auto":
             detector = "scrfd" if det_file else "dlib"
         if detector == "scrfd" and det_file is None:
             raise ModelMissingError("insightface", f"models/{pack.name if pack else 'buffalo_l'}/det_10g.onnx",
                                     [str(pack) if pack else "(no pack chosen)"], "faceswap")
-        load = lambda f: onnx_rt.load(f, settings.device, settings.backend)  # noqa: E731
+        load = lambda f: onnx_rt.OnnxModel(f, settings.device, settings.backend)  # noqa: E731
         self.detector = detector
         self.det = load(det_file) if detector == "scrfd" else None
         self.rec = load(rec_file) if rec_file else None
@@ -129,7 +136,8 @@ class FaceAnalyzer:
 
     def _detect_scrfd(self, rgb: np.ndarray) -> list[Face]:
         shape = self.det.get_inputs()[0].shape
-        size = int(shape[2]) if isinstance(shape[2], int) and shape[2] > 0 else int(self.settings.det_size)
+        # a dynamic detector needs a multiple of its largest stride (32), or the anchor grids misplace boxes
+        size = int(shape[2]) if isinstance(shape[2], int) and shape[2] > 0 else -(-int(self.settings.det_size) // 32) * 32
         h, w = rgb.shape[:2]
         if h > w:
             new_h, new_w = size, max(1, int(size * w / h))
@@ -186,7 +194,6 @@ class FaceAnalyzer:
 
 
 def analyzer(settings: AnalyzerSettings) -> FaceAnalyzer:
-    """The cached analyzer for these settings."""
-    from ..runtime.cache import get_or_load
-
-    return get_or_load(("analyzer", settings), lambda: FaceAnalyzer(settings))
+    """The cached analyzer for these settings (reloaded when one of its model files changes)."""
+    files = [f for f in pack_files(settings) if f is not None]
+    return cache.load("analyzer", files, lambda: FaceAnalyzer(settings), settings)

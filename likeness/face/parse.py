@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..runtime import onnx as onnx_rt
+from ..runtime import cache, onnx as onnx_rt
 from . import align
 
 # CelebAMask-HQ labels that belong to the swapped face: skin, brows, eyes, nose, mouth, lips
@@ -19,7 +19,7 @@ class FaceParser:
     size = 512
 
     def __init__(self, path: str | Path, device: str = "cpu", backend: str = "auto"):
-        self.model = onnx_rt.load(path, device, backend)
+        self.model = onnx_rt.OnnxModel(path, device, backend)
 
     def face_mask(self, rgb: np.ndarray, kps: np.ndarray, out_size: int, blur: float = 0.02) -> np.ndarray:
         """Crop-space mask (out_size^2, 0..1) of the face classes, in the same alignment as the swap crop."""
@@ -31,3 +31,8 @@ class FaceParser:
         mask = cv2.resize(mask, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
         k = int(round(blur * out_size)) * 2 + 1
         return cv2.GaussianBlur(mask, (k, k), 0) if k > 1 else mask
+
+
+def load(path: str | Path, device: str = "cpu", backend: str = "auto") -> FaceParser:
+    """The cached parser for this file on this device."""
+    return cache.load("parser", [path], lambda: FaceParser(path, device, backend), str(device), backend)

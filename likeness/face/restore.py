@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LikenessError, ModelMissingError
+from ..runtime import cache
 from . import align
 from .paste import paste_back, soft_mask
 
-SIGNED_RANGE = {"GFPGAN", "CodeFormer"}
+SIGNED_RANGE = {"GFPGAN", "CodeFormer", "RestoreFormer"}
+# facexlib pads a face cut by the image edge with this grey (its BGR 135, 133, 132), and the restorers learnt it
+PAD_RGB = (132, 133, 135)
 NON_COMMERCIAL = {"CodeFormer"}
 
 
@@ -40,14 +43,22 @@ class Restorer:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelMissingError("facerestore_models", self.path.name, [str(self.path.parent)], "faceswap")
+        from spandrel import UnsupportedModelError
+
         try:
             import spandrel_extra_arches
 
             spandrel_extra_arches.install(ignore_duplicates=True)  # ComfyUI may have done it
+            extra_arches = True
         except ImportError:
-            pass
+            extra_arches = False
         try:
             descriptor = ModelLoader().load_from_state_dict(_state_dict(self.path))
+        except UnsupportedModelError as e:
+            extra = "" if extra_arches else (" CodeFormer and RestoreFormer need the package spandrel_extra_arches: "
+                                             "pip install spandrel_extra_arches (or run install.py).")
+            raise LikenessError(f"{self.path.name} is not a face restorer this pack can run.{extra} Supported: "
+                                "GFPGAN 1.3/1.4, CodeFormer, RestoreFormer.") from e
         except Exception as e:
             raise LikenessError(f"Cannot load restorer {self.path.name}: {e}. The file may be corrupt or not a "
                                 "face restorer: delete it and run `python install.py --workflow faceswap`.") from e
@@ -81,7 +92,7 @@ class Restorer:
         if not faces:
             return rgb
         mats = [align.crop_matrix(f.kps, self.size, template="ffhq") for f in faces]
-        crops = np.stack([align.warp_in(rgb, m, self.size) for m in mats]).astype(np.float32) / 255.0
+        crops = np.stack([align.warp_in(rgb, m, self.size, PAD_RGB) for m in mats]).astype(np.float32) / 255.0
         restored = self.restore_crops(crops)
         mask = soft_mask(self.size, erode=0.1, feather=0.06)
         out = rgb
@@ -93,8 +104,5 @@ class Restorer:
 
 
 def load(path: str | Path, device: str = "cpu") -> Restorer:
-    from ..runtime.cache import get_or_load
-
-    p = Path(path)
-    return get_or_load(("restorer", str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0, str(device)),
-                       lambda: Restorer(p, device))
+    """The cached restorer for this file on this device."""
+    return cache.load("restorer", [path], lambda: Restorer(path, device), str(device))

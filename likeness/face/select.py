@@ -32,7 +32,8 @@ def order_faces(faces: list[Face], order: str = "large-small") -> list[Face]:
     }
     if order not in keys:
         raise BadInputError(f"Unknown face order '{order}'; choose one of {', '.join(ORDERS)}.")
-    return sorted(faces, key=keys[order])
+    # ties (equal boxes, one column of faces) fall back to left-right, then top-bottom: same input, same numbering
+    return sorted(faces, key=lambda f: (keys[order](f), f.center[0], f.center[1]))
 
 
 def filter_gender(faces: list[Face], gender: str = "any") -> list[Face]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, LikenessError
-from ..runtime import onnx as onnx_rt
+from ..runtime import cache, onnx as onnx_rt
 from . import align
 from .types import Face
 
@@ -60,7 +60,7 @@ def _read_emap(path: Path) -> np.ndarray:
 class Swapper:
     def __init__(self, path: str | Path, device: str = "cpu", backend: str = "auto"):
         self.path = Path(path)
-        self.model = onnx_rt.load(self.path, device, backend)
+        self.model = onnx_rt.OnnxModel(self.path, device, backend)
         shapes = {p.name: p.shape for p in self.model.get_inputs()}
         self.kind = detect_kind(self.path, shapes)
         self.emap = _read_emap(self.path) if self.kind.latent == "emap" else None
@@ -113,8 +113,5 @@ class Swapper:
 
 
 def load(path: str | Path, device: str = "cpu", backend: str = "auto") -> Swapper:
-    from ..runtime.cache import get_or_load
-
-    p = Path(path)
-    return get_or_load(("swapper", str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0, device, backend),
-                       lambda: Swapper(p, device, backend))
+    """The cached swapper for this file on this device."""
+    return cache.load("swapper", [path], lambda: Swapper(path, device, backend), str(device), backend)

@@ -86,13 +86,12 @@ def choose(available: dict[str, str | None], wanted: str = "auto") -> tuple[str,
 
 
 def load(spec: BackendSpec):
-    from ..runtime.cache import get_or_load
-
+    """The backend for a spec (cheap: its models come from the model cache)."""
     if spec.name == "dlib":
-        return get_or_load(("identity", "dlib"), DlibBackend)
+        return DlibBackend()
     if not spec.pack_dir or not Path(spec.pack_dir).is_dir():
         raise LikenessError(f"Identity backend {spec.name}: pack folder {spec.pack_dir} not found.")
-    return get_or_load(("identity", spec), lambda: ArcFaceBackend(spec.name, spec.pack_dir, spec.device))
+    return ArcFaceBackend(spec.name, spec.pack_dir, spec.device)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import torch
 
+from ..runtime import cache
+
 
 def tensor_digest(t: torch.Tensor) -> str:
     """Content hash of an image tensor (shape + bytes)."""
@@ -47,3 +49,7 @@ class EncodeCache:
 
 TEXT = EncodeCache(32)
 VAE = EncodeCache(64)
+
+# emptied with the face models when ComfyUI unloads models: the encodings may sit on the GPU
+cache.on_release(TEXT.clear)
+cache.on_release(VAE.clear)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LikenessError
-from .cache import get_or_load
+from . import cache
 
 
 def _load():
@@ -28,7 +28,11 @@ def _load():
 
 
 def models():
-    return get_or_load(("dlib", "hog+sp68+resnet128"), _load)
+    try:
+        import face_recognition_models as frm
+    except ImportError:
+        return _load()  # raises the install hint
+    return cache.load("dlib", [frm.pose_predictor_model_location(), frm.face_recognition_model_location()], _load)
 
 
 def kps5_from_68(points: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LikenessError, ModelMissingError
-from .cache import get_or_load
+from . import cache
 
 log = logging.getLogger("likeness")
 
@@ -128,7 +128,5 @@ class OnnxModel:
 def load(path: str | Path, device: str = "cpu", backend: str = "auto", fp16: bool = False,
          workflow: str = "faceswap") -> OnnxModel:
     """The cached OnnxModel for (file, device, backend, fp16)."""
-    path = Path(path)
-    stamp = path.stat().st_mtime_ns if path.exists() else 0
-    key = ("onnx", str(path.resolve()), stamp, str(device), backend, fp16)
-    return get_or_load(key, lambda: OnnxModel(path, device, backend, fp16, workflow))
+    return cache.load("onnx", [path], lambda: OnnxModel(path, device, backend, fp16, workflow),
+                      str(device), backend, fp16)
