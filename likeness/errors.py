@@ -29,3 +29,11 @@ class ModelMissingError(LikenessError, FileNotFoundError):
             f"Model '{name}' ({folder}) {reason}. Searched: {where}. "
             f"Fix: run `{fix}` in the ComfyUI-Likeness folder, or put the file in ComfyUI/models/{folder}/."
         )
+
+
+def pick(table: dict, name, what: str):
+    """table[name], or an error that names the input and lists the choices (never a raw KeyError)."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise BadInputError(f"Unknown {what} {name!r}; choose one of: {', '.join(map(str, table))}.") from None

@@ -17,7 +17,13 @@ def to_rgb_uint8(array: np.ndarray, what: str = "image") -> np.ndarray:
     if a.ndim != 3 or a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] not in (1, 3, 4):
         raise BadInputError(f"{what}: expected an image of shape HxW, HxWx1, HxWx3 or HxWx4, got {tuple(a.shape)}.")
     if a.dtype != np.uint8:
-        a = (np.clip(np.nan_to_num(a.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        a = a.astype(np.float32)
+        bad = int((~np.isfinite(a)).sum())
+        if bad:
+            raise BadInputError(f"{what}: {bad} pixel value(s) are NaN or infinite, so faces in it cannot be found. "
+                                "The node before it produced invalid values (often a VAE decode in fp16): run the "
+                                "VAE in fp32 (--fp32-vae) or check that node's inputs.")
+        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     elif a.shape[2] == 4:

@@ -24,6 +24,11 @@ def device_input(tooltip_subject: str = "these models") -> io.Combo.Input:
                                   "even without onnxruntime-gpu).")
 
 
+def check_interrupt() -> None:
+    """Stop here when the user pressed Cancel (raises ComfyUI's interrupt)."""
+    mm.throw_exception_if_processing_interrupted()
+
+
 def progress(total: int):
     """A callback on_item(done, total) that moves ComfyUI's progress bar and honours Cancel."""
     bar = comfy.utils.ProgressBar(max(1, total))

@@ -10,6 +10,7 @@ from ..likeness.errors import NoFaceError
 from ..likeness.face import facemodel
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.image import images_to_rgb_list
+from ..likeness.runtime import cache
 from . import common
 from .types import FaceAnalyzer, FaceModel
 
@@ -64,8 +65,8 @@ class LikenessSaveFaceModel(io.ComfyNode):
 
     @classmethod
     def execute(cls, face_model, name) -> io.NodeOutput:
-        safe = "".join(c for c in name if c.isalnum() or c in "-_ .").strip() or "person"
-        path = facemodel.save(face_model, os.path.join(folder_paths.models_dir, "face_models", f"{safe}.safetensors"))
+        path = facemodel.save(face_model, os.path.join(folder_paths.get_folder_paths("face_models")[0],
+                                                       f"{facemodel.file_stem(name)}.safetensors"))
         return io.NodeOutput(str(path), ui={"text": [f"saved {path.name}"]})
 
 
@@ -83,6 +84,11 @@ class LikenessLoadFaceModel(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, face_model) -> bool | str:
         return common.check_model(face_model, FOLDERS, (".safetensors",))
+
+    @classmethod
+    def fingerprint_inputs(cls, face_model):
+        """A re-saved file under the same name is loaded again, not served from ComfyUI's cache."""
+        return cache.file_stamp([common.resolve_file(face_model, FOLDERS)])
 
     @classmethod
     def execute(cls, face_model) -> io.NodeOutput:

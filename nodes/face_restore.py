@@ -69,7 +69,7 @@ class LikenessFaceRestore(io.ComfyNode):
             if only_in_mask is not None:
                 mask = only_in_mask[min(i, only_in_mask.shape[0] - 1)].cpu().numpy()
                 faces = [f for f in faces if _inside(mask, f.center)]
-            out.append(model.restore(rgb, faces, visibility))
+            out.append(model.restore(rgb, faces, visibility, on_face=lambda *_: common.check_interrupt()))
             on_item(i + 1)
         return io.NodeOutput(rgb_list_to_images(out, pad=True))
 

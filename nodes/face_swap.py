@@ -5,7 +5,7 @@ import json
 
 from comfy_api.latest import io
 
-from ..likeness.errors import NoFaceError
+from ..likeness.errors import BadInputError, NoFaceError
 from ..likeness.face import parse, swap
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.face.pipeline import SwapOptions, swap_batch
@@ -103,6 +103,10 @@ class LikenessFaceSwap(io.ComfyNode):
                 FaceParser.Input("parser", optional=True, tooltip="Keep hair, glasses and hands over the face."),
                 io.Combo.Input("on_no_face", options=["error", "skip"], default="error",
                                tooltip="An image with no (chosen) face: stop with an error, or pass it through."),
+                # last and optional, so graphs saved before it existed (UI or API) still load and run
+                io.Float.Input("erode", default=0.08, min=0.0, max=0.3, step=0.01, optional=True,
+                               tooltip="How far inside the aligned crop the mask starts, as a fraction of the face "
+                                       "size: more keeps the target's jaw line and hairline, less swaps more."),
             ],
             outputs=[io.Image.Output(display_name="image"),
                      io.Mask.Output(display_name="swapped_mask", tooltip="Where faces were swapped (feed Face Restore)."),
@@ -111,8 +115,8 @@ class LikenessFaceSwap(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, analyzer, swapper, source_index, target_index, order, gender, reference_threshold,
-                mapping, pixel_boost, weight, feather, color_match, keep_detail, on_no_face, source_image=None,
-                face_model=None, target_reference=None, parser=None) -> io.NodeOutput:
+                mapping, pixel_boost, weight, feather, color_match, keep_detail, on_no_face, erode=0.08,
+                source_image=None, face_model=None, target_reference=None, parser=None) -> io.NodeOutput:
         an = get_analyzer(analyzer)
         if face_model is not None:
             sources = [face_model.embedding]
@@ -123,13 +127,14 @@ class LikenessFaceSwap(io.ComfyNode):
                 raise NoFaceError("source_image")
             sources = [c.face.embedding for c in select(faces, source_index, order)]
         else:
-            raise ValueError("Face Swap needs a source: connect source_image or face_model.")
+            raise BadInputError("Face Swap needs a source: connect source_image or face_model.")
         frames = images_to_rgb_list(image, "image")
         opts = SwapOptions(target_index, order, gender,
                            None if target_reference is None else target_reference.embedding, reference_threshold,
-                           mapping, int(pixel_boost), weight, feather, feather, color_match, keep_detail, on_no_face)
+                           mapping, int(pixel_boost), weight, erode, feather, color_match, keep_detail, on_no_face)
         model = swapper.get()
-        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(), on_face=common.progress(len(frames)))
+        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(),
+                         on_face=common.progress(len(frames)), check=common.check_interrupt)
         common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), model.backend)
         return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(_same_size(res.masks)),
                              json.dumps(res.report_dicts()))

@@ -8,7 +8,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from ..likeness.errors import BadInputError
+from ..likeness.errors import BadInputError, pick
 from ..likeness.qwen import lora
 from . import common
 from .qwen_common import require_qwen_model
@@ -42,7 +42,7 @@ class LikenessLoraStack(io.ComfyNode):
     def execute(cls, preset, stack=None, **slots) -> io.NodeOutput:
         entries = list(stack or [])
         if preset != NONE:
-            entries.append(lora.presets()[preset])
+            entries.append(pick(lora.presets(), preset, "LoRA preset"))
         for i in range(1, SLOTS + 1):
             name = slots.get(f"lora_{i}", NONE)
             if name != NONE and slots.get(f"on_{i}", True):
@@ -76,7 +76,12 @@ class LikenessApplyLoraStack(io.ComfyNode):
         lines, fp8_warned = [], False
         for entry in stack:
             path = common.resolve_file(entry.name, ("loras",), "faceswap-fast")
-            sd = comfy.utils.load_torch_file(str(path), safe_load=True)
+            try:
+                sd = comfy.utils.load_torch_file(str(path), safe_load=True)
+            except Exception as e:  # a truncated download or a foreign file
+                raise BadInputError(f"Cannot read the LoRA {entry.name} ({type(e).__name__}: {e}). The file is corrupt "
+                                    "or incomplete: download it again (python install.py --workflow faceswap-fast for "
+                                    "the shipped ones).") from e
             if not lora.looks_like_lora(sd.keys()):
                 raise BadInputError(f"{entry.name} is not a LoRA (no lora_up/lora_down/lora_A/lora_B keys). "
                                     "Is it a full model? Load it with Load Diffusion Model instead.")

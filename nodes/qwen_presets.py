@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..likeness.errors import pick
 from ..likeness.qwen.presets import SAMPLING
 from .qwen_common import require_qwen_model, run_core
 
@@ -24,7 +25,7 @@ class LikenessQwenSamplingPreset(io.ComfyNode):
     @classmethod
     def execute(cls, model, preset) -> io.NodeOutput:
         require_qwen_model(model)
-        p = SAMPLING[preset]
+        p = pick(SAMPLING, preset, "sampling preset")
         model = run_core("ModelSamplingAuraFlow", model=model, shift=p.shift)
         model = run_core("CFGNorm", model=model, strength=p.cfg_norm)
         return io.NodeOutput(model, p.steps, p.cfg)

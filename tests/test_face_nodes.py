@@ -181,3 +181,18 @@ def test_unload_models_releases_the_face_models_and_the_next_run_reloads_them(fa
     again = face_models.images(face_models.run(graph), "save")[0]  # the loader outputs were cached: they reload
     assert {"swapper", "restorer", "dlib"} <= loaded()
     assert np.array_equal(first, again)
+
+
+def test_erode_and_feather_are_two_settings(face_models, faces_dir):
+    """erode moves where the swap mask starts; feather only softens its edge (they were once one input)."""
+    target, source = face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(faces_dir / "obama_1.jpg")
+
+    def mask(erode, feather):
+        graph = swap_graph(target, source, erode=erode, feather=feather)
+        graph["m"] = {"class_type": "MaskToImage", "inputs": {"mask": ["swap", 1]}}
+        graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["m", 0], "filename_prefix": "mask"}}
+        return face_models.images(face_models.run(graph), "save")[0][..., 0].astype(int)
+
+    hard, eroded, soft = mask(0.05, 0.0), mask(0.25, 0.0), mask(0.05, 0.1)
+    assert (eroded > 127).sum() < 0.6 * (hard > 127).sum()           # erode shrinks the swapped area
+    assert ((hard > 0) & (hard < 255)).sum() < ((soft > 0) & (soft < 255)).sum() / 4  # feather 0: a hard edge

@@ -20,9 +20,12 @@ def test_any_channel_layout_becomes_rgb(shape):
     assert np.all(rgb == (64 if shape[-1] == 4 else 128))  # RGBA is composited on black by its alpha
 
 
-def test_out_of_range_and_nan_values_are_clamped():
-    rgb = to_rgb_uint8(np.array([[[-1.0, 2.0, np.nan]]], np.float32))
-    assert rgb.tolist() == [[[0, 255, 0]]]
+def test_out_of_range_values_are_clamped_and_nan_is_an_error_naming_the_input():
+    rgb = to_rgb_uint8(np.array([[[-1.0, 2.0, 0.5]]], np.float32))
+    assert rgb.tolist() == [[[0, 255, 128]]]
+    for bad in (np.nan, np.inf):
+        with pytest.raises(BadInputError, match=r"target: 1 pixel value\(s\) are NaN or infinite.*fp32"):
+            to_rgb_uint8(np.array([[[0.1, bad, 0.5]]], np.float32), "target")
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5), (0, 4, 3), (4,)])

@@ -15,12 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import LikenessError, ModelMissingError
+from ..errors import BadInputError, LikenessError, ModelMissingError
 from ..runtime import cache, dlib_models
 from ..runtime import onnx as onnx_rt
 from . import align
 from .types import Face
 
+DETECTORS = ("auto", "scrfd", "dlib")
 DETECTOR_FILES = ("det_10g.onnx", "scrfd_10g_bnkps.onnx", "det_2.5g.onnx", "det_500m.onnx")
 RECOGNIZER_FILES = ("w600k_r50.onnx", "glintr100.onnx", "w600k_mbf.onnx")
 DLIB_LONG_SIDE = 1280  # dlib's HOG is slow on big photos: detect on a copy scaled to this, map back
@@ -77,6 +78,8 @@ class FaceAnalyzer:
             raise ModelMissingError("insightface", f"models/{pack.name}", [str(pack.parent)], "faceswap")
         det_file, rec_file, ga_file = pack_files(settings)
         detector = settings.detector
+        if detector not in DETECTORS:
+            raise BadInputError(f"Unknown detector {detector!r}; choose one of: {', '.join(DETECTORS)}.")
         if detector == "auto":
             detector = "scrfd" if det_file else "dlib"
         if detector == "scrfd" and det_file is None:

@@ -25,9 +25,13 @@ class FaceModel:
         return int(self.embedding.shape[0])
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def _unit(v: np.ndarray, what: str = "the face model") -> np.ndarray:
     v = np.asarray(v, np.float32)
-    return v / max(float(np.linalg.norm(v)), 1e-12)
+    norm = float(np.linalg.norm(v))
+    if not np.isfinite(norm) or norm < 1e-6:
+        raise BadInputError(f"{what}: its identity embedding is {'zero' if np.isfinite(norm) else 'NaN/infinite'}, "
+                            "so it holds no identity. Rebuild it with Build Face Model from photos with a clear face.")
+    return v / norm
 
 
 def build(embeddings: list[np.ndarray], backend: str, method: str = "mean", sources: list[str] | None = None,
@@ -46,6 +50,12 @@ def build(embeddings: list[np.ndarray], backend: str, method: str = "mean", sour
     else:
         raise BadInputError(f"Unknown method '{method}': use mean or median.")
     return FaceModel(_unit(combined), stack, backend, method, list(sources or []), gender)
+
+
+def file_stem(name: str) -> str:
+    """A safe file name from a user's name: letters, digits, - _ space; no leading dot (hidden file); <= 80 chars."""
+    safe = "".join(c for c in str(name) if c.isalnum() or c in "-_ .").strip().lstrip(".").strip()
+    return safe[:80].rstrip(" .") or "person"
 
 
 def save(model: FaceModel, path: str | Path) -> Path:

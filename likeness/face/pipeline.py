@@ -1,6 +1,7 @@
 """Swap a batch: detect -> choose faces -> swap -> paste back -> (restore), with a report line per face."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -29,6 +30,15 @@ class SwapOptions:
     color_match: float = 1.0
     keep_detail: float = 1.0
     on_no_face: str = "error"                    # error | skip (pass the image through)
+
+    def __post_init__(self):
+        self.mapping = (self.mapping or "").strip()
+        for name in ("weight", "erode", "feather", "color_match", "keep_detail", "reference_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise BadInputError(f"{name} must be a number, not {value!r}.")
+        if self.on_no_face not in ("error", "skip"):
+            raise BadInputError(f"on_no_face must be 'error' or 'skip', not {self.on_no_face!r}.")
 
 
 @dataclass
@@ -69,20 +79,23 @@ def _pairs(targets: list[select.Choice], sources: list[np.ndarray], mapping: str
 
 
 def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, sources: list[np.ndarray],
-               opts: SwapOptions, parser: FaceParser | None = None, on_face=None) -> SwapResult:
-    """Swap `sources` (512-D embeddings) into every image. `on_face(i, n)` is called after each face."""
+               opts: SwapOptions, parser: FaceParser | None = None, on_face=None, check=None) -> SwapResult:
+    """Swap `sources` (512-D embeddings) into every image. `on_face(i, n)` is called after each face, `check()`
+    (ComfyUI's interrupt test) before each image's detection."""
     if not sources:
         raise BadInputError("No source identity: give a source image with a face, or a face model.")
     latents = [swapper.latent(s) for s in sources]
     result = SwapResult([], [], [], [])
     plans = []
     for i, rgb in enumerate(images):
+        if check:
+            check()
         faces = analyzer.analyze(rgb, i)
         if not faces:
             if opts.on_no_face != "skip":
                 raise NoFaceError("the target image", i, "Choose on_no_face = skip to pass such images through.")
             result.reports.append(FaceReport(i, None, None, "no face", "passed through unchanged"))
-            plans.append((rgb, []))
+            plans.append((rgb, [], []))
             continue
         chosen = select.select(faces, opts.target_indexes, opts.order, opts.gender, opts.target_reference,
                                opts.reference_threshold) if not opts.mapping else []
@@ -91,11 +104,11 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
             if opts.on_no_face != "skip":
                 raise NoFaceError("the target image", i, f"({why}) Lower the threshold or pick faces by index.")
             result.reports.append(FaceReport(i, None, None, "skipped", why))
-        plans.append((rgb, _pairs(chosen, sources, opts.mapping, faces, opts)))
+        plans.append((rgb, _pairs(chosen, sources, opts.mapping, faces, opts), select.order_faces(faces, opts.order)))
 
-    total = sum(len(p) for _, p in plans) or 1
+    total = sum(len(p) for _, p, _ in plans) or 1
     done = 0
-    for i, (rgb, pairs) in enumerate(plans):
+    for i, (rgb, pairs, ranked) in enumerate(plans):
         out, mask_total, swapped = rgb, np.zeros(rgb.shape[:2], np.float32), []
         for s, face, reason in pairs:
             latent = latents[s]
@@ -109,8 +122,7 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
             out, m = paste_back(out, new, old, matrix, mask, opts.keep_detail)
             mask_total = np.maximum(mask_total, m)
             swapped.append(face)
-            target_index = next((k for k, f in enumerate(select.order_faces(analyzer.analyze(rgb, i), opts.order))
-                                 if np.allclose(f.bbox, face.bbox)), None)
+            target_index = next(k for k, f in enumerate(ranked) if f is face)
             result.reports.append(FaceReport(i, target_index, s, "swapped", reason,
                                              [round(float(v), 1) for v in face.bbox]))
             done += 1

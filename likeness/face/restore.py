@@ -91,6 +91,8 @@ class Restorer:
         """Restore the given faces of an image and blend them back with `visibility`."""
         if not faces:
             return rgb
+        if on_face:
+            on_face(0, len(faces))  # a stop before the forward pass, too
         mats = [align.crop_matrix(f.kps, self.size, template="ffhq") for f in faces]
         crops = np.stack([align.warp_in(rgb, m, self.size, PAD_RGB) for m in mats]).astype(np.float32) / 255.0
         restored = self.restore_crops(crops)

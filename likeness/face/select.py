@@ -46,35 +46,53 @@ def filter_gender(faces: list[Face], gender: str = "any") -> list[Face]:
     return [f for f in faces if f.gender == want]
 
 
-def parse_indexes(text: str, count: int) -> list[int]:
-    """'0', '0,2', '1-3', 'all' or '' (= all) -> indexes; out-of-range indexes are an error that names them."""
+MAX_SPEC = 200  # characters of an index list or mapping: more is a mistake (or an attack), never a face list
+
+
+def _spec(text: str, what: str) -> str:
     text = (text or "").strip().lower()
+    if len(text) > MAX_SPEC:
+        raise BadInputError(f"{what} is {len(text)} characters long; at most {MAX_SPEC}. Use a range like 0-9 or 'all'.")
+    return text
+
+
+def parse_indexes(text: str, count: int) -> list[int]:
+    """'0', '0,2', '1-3', 'all' or '' (= all) -> distinct indexes in the given order; out-of-range indexes are an
+    error that names them (a face is never swapped twice)."""
+    text = _spec(text, "target_index")
     if text in ("", "all", "*"):
         return list(range(count))
-    out = []
+    out: dict[int, None] = {}
     for part in text.replace(" ", "").split(","):
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not m:
             raise BadInputError(f"Face index '{part}' is not a number, a range like 1-3, or 'all'.")
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        out.extend(range(lo, hi + 1))
-    missing = [i for i in out if i >= count]
-    if missing:
-        raise BadInputError(f"Face index {missing} requested but only {count} face(s) found (indexes start at 0).")
-    return out
+        if hi < lo:
+            raise BadInputError(f"Face index range '{part}' runs backwards; write it low to high: {hi}-{lo}.")
+        if hi >= count:
+            raise BadInputError(f"Face index {hi} requested but only {count} face(s) found (indexes start at 0).")
+        out.update(dict.fromkeys(range(lo, hi + 1)))
+    return list(out)
 
 
 def parse_mapping(text: str) -> list[tuple[int, int]]:
-    """'0->1, 1->0' -> [(source 0, target 1), (source 1, target 0)]."""
-    pairs = []
-    for part in (text or "").replace(" ", "").split(","):
+    """'0->1, 1->0' -> [(source 0, target 1), (source 1, target 0)]; a repeated pair counts once, and one target
+    face given two sources is an error."""
+    pairs: dict[int, int] = {}
+    for part in _spec(text, "mapping").replace(" ", "").split(","):
         if not part:
             continue
         m = re.fullmatch(r"(\d+)(?:->|:|=)(\d+)", part)
         if not m:
             raise BadInputError(f"Mapping '{part}' should look like 'source->target', e.g. '0->1, 1->0'.")
-        pairs.append((int(m.group(1)), int(m.group(2))))
-    return pairs
+        s, t = int(m.group(1)), int(m.group(2))
+        if pairs.setdefault(t, s) != s:
+            raise BadInputError(f"Mapping gives target face {t} two sources ({pairs[t]} and {s}); give each target one.")
+    if text and text.strip() and not pairs:
+        raise BadInputError(f"Mapping {text.strip()!r} names no pair; write 'source->target', e.g. '0->1, 1->0', "
+                            "or leave it empty to choose faces by target_index.")
+    return [(s, t) for t, s in pairs.items()]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

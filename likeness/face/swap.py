@@ -77,6 +77,11 @@ class Swapper:
             raise BadInputError(f"The swapper needs a 512-D ArcFace embedding (buffalo_l); got {source.shape}. "
                                 "Use an insightface pack (e.g. buffalo_l) in the face analyzer, or a face model built "
                                 "with one.")
+        if not np.isfinite(source).all() or np.linalg.norm(source) < 1e-6:
+            raise BadInputError("The source identity embedding is zero or NaN: the source face or face model holds "
+                                "no identity. Use another source photo, or rebuild the face model.")
+        if not np.isfinite(weight):
+            raise BadInputError(f"weight must be a number (got {weight}); 1.0 swaps in the source identity.")
         emb = source / np.linalg.norm(source)
         if target is not None and weight != 1.0:
             t = np.asarray(target, np.float32)

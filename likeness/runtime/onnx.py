@@ -54,7 +54,7 @@ class OnnxModel:
         try:
             if self.kind == "onnxruntime":
                 self._init_ort()
-            else:
+            if self.kind == "torch":
                 self._init_torch()
         except (LikenessError, MemoryError):
             raise
@@ -75,6 +75,12 @@ class OnnxModel:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
+        if len(providers) > 1 and "CUDAExecutionProvider" not in self._session.get_providers():
+            # onnxruntime-gpu present but its CUDA libraries did not load: it would silently run on the CPU
+            log.warning("likeness: onnxruntime could not use CUDA for %s (CUDA/cuDNN libraries mismatch?); running "
+                        "it with torch on %s instead", self.path.name, self.device)
+            self.kind = "torch"
+            return
         self._inputs = [Port(i.name, list(i.shape)) for i in self._session.get_inputs()]
         self._outputs = [Port(o.name, list(o.shape)) for o in self._session.get_outputs()]
         self.backend = f"onnxruntime/{self._session.get_providers()[0]}"

@@ -161,7 +161,7 @@ def faceswap(fast: bool = False) -> Workflow:
     swap = wf.add("LikenessFaceSwap", "Face Swap", group=g, image=image[0], analyzer=analyzer[0],
                   swapper=swapper[0], source_image=ref[0], source_index="0", target_index="0", order="large-small",
                   gender="any", reference_threshold=0.4, mapping="", pixel_boost="2", weight=1.0, feather=0.08,
-                  color_match=1.0, keep_detail=1.0, on_no_face="skip", parser=parser[0])
+                  erode=0.08, color_match=1.0, keep_detail=1.0, on_no_face="skip", parser=parser[0])
     restorer = wf.add("LikenessFaceRestorerLoader", "Face Restorer", group=g, restorer=model_file("gfpgan_1.4"),
                       device="auto")
     restored = wf.add("LikenessFaceRestore", "Restore Swapped Faces", group=g, image=swap[0], analyzer=analyzer[0],
