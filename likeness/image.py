@@ -17,13 +17,7 @@ def to_rgb_uint8(array: np.ndarray, what: str = "image") -> np.ndarray:
     if a.ndim != 3 or a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] not in (1, 3, 4):
         raise BadInputError(f"{what}: expected an image of shape HxW, HxWx1, HxWx3 or HxWx4, got {tuple(a.shape)}.")
     if a.dtype != np.uint8:
-        a = a.astype(np.float32)
-        bad = int((~np.isfinite(a)).sum())
-        if bad:
-            raise BadInputError(f"{what}: {bad} pixel value(s) are NaN or infinite, so faces in it cannot be found. "
-                                "The node before it produced invalid values (often a VAE decode in fp16): run the "
-                                "VAE in fp32 (--fp32-vae) or check that node's inputs.")
-        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        a = _to_uint8(torch.from_numpy(np.ascontiguousarray(a, np.float32)), what).numpy()
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     elif a.shape[2] == 4:
@@ -45,8 +39,29 @@ def images_to_rgb_list(images: torch.Tensor | list, what: str = "image") -> list
         images = images.unsqueeze(0)
     if images.ndim != 4:
         raise BadInputError(f"{what}: expected a ComfyUI IMAGE batch (B,H,W,C), got shape {tuple(images.shape)}.")
-    arr = images.detach().to("cpu", torch.float32).numpy()
+    arr = _to_uint8(images.detach(), what).cpu().numpy()  # once for the batch, on the tensor's device
     return [to_rgb_uint8(arr[i], f"{what} (batch item {i})") for i in range(arr.shape[0])]
+
+
+def _to_uint8(t: torch.Tensor, what: str) -> torch.Tensor:
+    """Float 0..1 -> uint8 (rounded, clamped); NaN/inf is an error naming the input, never silently black."""
+    if t.dtype == torch.uint8:
+        return t
+    t = t.float()
+    if not torch.isfinite(t.sum()):  # one cheap pass; count only to say how bad it is
+        bad = int((~torch.isfinite(t)).sum())
+        if bad:
+            raise BadInputError(f"{what}: {bad} pixel value(s) are NaN or infinite, so faces in it cannot be found. "
+                                "The node before it produced invalid values (often a VAE decode in fp16): run the "
+                                "VAE in fp32 (--fp32-vae) or check that node's inputs.")
+    # in blocks through one small buffer: a 4K frame never allocates (and page-faults) a second float copy
+    flat, out = t.contiguous().view(-1), torch.empty(t.shape, dtype=torch.uint8, device=t.device)
+    buffer = torch.empty(min(flat.numel(), 1 << 20), dtype=torch.float32, device=t.device)
+    for start in range(0, flat.numel(), buffer.numel()):
+        chunk = flat[start:start + buffer.numel()]
+        scaled = torch.mul(chunk, 255.0, out=buffer[:chunk.numel()]).add_(0.5).clamp_(0.0, 255.0)
+        out.view(-1)[start:start + chunk.numel()].copy_(scaled)
+    return out
 
 
 def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = "images") -> torch.Tensor:
@@ -61,10 +76,11 @@ def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = 
         )
     h = max(s[0] for s in sizes)
     w = max(s[1] for s in sizes)
-    out = torch.zeros((len(frames), h, w, 3), dtype=torch.float32)
+    same = len(sizes) == 1  # nothing to pad: skip zero-filling a frame-sized buffer that is overwritten anyway
+    out = (torch.empty if same else torch.zeros)((len(frames), h, w, 3), dtype=torch.float32)
     for i, f in enumerate(frames):
-        out[i, : f.shape[0], : f.shape[1]] = torch.from_numpy(to_rgb_uint8(f)).float() / 255.0
-    return out
+        out[i, : f.shape[0], : f.shape[1]].copy_(torch.from_numpy(to_rgb_uint8(f)))
+    return out.div_(255.0)
 
 
 def masks_to_tensor(masks: list[np.ndarray]) -> torch.Tensor:

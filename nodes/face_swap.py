@@ -5,11 +5,10 @@ import json
 
 from comfy_api.latest import io
 
-from ..likeness.errors import BadInputError, NoFaceError
 from ..likeness.face import parse, swap
 from ..likeness.face.analysis import analyzer as get_analyzer
-from ..likeness.face.pipeline import SwapOptions, swap_batch
-from ..likeness.face.select import ORDERS, GENDERS, select
+from ..likeness.face.pipeline import SwapOptions, source_identities, swap_batch
+from ..likeness.face.select import ORDERS, GENDERS
 from ..likeness.runtime.cache import Handle
 from ..likeness.image import images_to_rgb_list, masks_to_tensor, rgb_list_to_images
 from . import common
@@ -118,23 +117,17 @@ class LikenessFaceSwap(io.ComfyNode):
                 mapping, pixel_boost, weight, feather, color_match, keep_detail, on_no_face, erode=0.08,
                 source_image=None, face_model=None, target_reference=None, parser=None) -> io.NodeOutput:
         an = get_analyzer(analyzer)
-        if face_model is not None:
-            sources = [face_model.embedding]
-        elif source_image is not None:
-            src = images_to_rgb_list(source_image, "source_image")[0]
-            faces = an.analyze(src)
-            if not faces:
-                raise NoFaceError("source_image")
-            sources = [c.face.embedding for c in select(faces, source_index, order)]
-        else:
-            raise BadInputError("Face Swap needs a source: connect source_image or face_model.")
+        src = images_to_rgb_list(source_image, "source_image")[0] if source_image is not None else None
+        sources, space = source_identities(an, src, face_model, source_index, order)
         frames = images_to_rgb_list(image, "image")
-        opts = SwapOptions(target_index, order, gender,
-                           None if target_reference is None else target_reference.embedding, reference_threshold,
-                           mapping, int(pixel_boost), weight, erode, feather, color_match, keep_detail, on_no_face)
+        opts = SwapOptions(target_index, order, gender, mapping=mapping, pixel_boost=int(pixel_boost), weight=weight,
+                           erode=erode, feather=feather, color_match=color_match, keep_detail=keep_detail,
+                           on_no_face=on_no_face, reference_threshold=reference_threshold)
+        if target_reference is not None:
+            opts.target_reference, opts.reference_space = target_reference.embedding, target_reference.space
         model = swapper.get()
-        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(),
-                         on_face=common.progress(len(frames)), check=common.check_interrupt)
+        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(), common.progress(len(frames)),
+                         common.check_interrupt, space)
         common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), model.backend)
         return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(_same_size(res.masks)),
                              json.dumps(res.report_dicts()))

@@ -9,6 +9,7 @@ import torch
 from comfy_api.latest import io
 
 from ..likeness.errors import BadInputError
+from ..likeness.face import embedding as space
 from ..likeness.identity import embed, gate, score
 from ..likeness.identity import report as reports
 from ..likeness.image import images_to_rgb_list, rgb_list_to_images
@@ -104,9 +105,9 @@ class LikenessIdentityScore(io.ComfyNode):
         backend, threshold = scorer.backend(), scorer.threshold()
         if face_model:
             ref = face_model[0].embedding
-            if ref.shape[0] != backend.dim:
-                raise BadInputError(f"The face model holds {ref.shape[0]}-D {face_model[0].backend} embeddings but the "
-                                    f"scorer is {backend.name} ({backend.dim}-D): build the model with that backend.")
+            space.require_same(face_model[0].space, backend.space, "The face model",
+                               f"Connect the person's photos to `reference` instead (the {backend.name} scorer embeds "
+                               f"them itself), or build the face model with a {backend.name} face analyzer.")
         elif reference:
             ref, _ = score.reference_embedding(backend, images_to_rgb_list(list(reference), "reference"),
                                                reference_face)

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from likeness.errors import BadInputError, LikenessError, NoFaceError  # noqa: E402
 from likeness.identity import calibration, gate, report, score  # noqa: E402
-from likeness.identity.embed import ArcFaceBackend, DlibBackend, choose  # noqa: E402
+from likeness.identity.embed import BackendSpec, choose, load  # noqa: E402
 
 
 def photo(faces_dir, name):
@@ -21,7 +21,7 @@ def photo(faces_dir, name):
 
 @pytest.fixture(scope="module")
 def dlib():
-    return DlibBackend()
+    return load(BackendSpec("dlib"))
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_arcface_backend_mechanics(tmp_path, faces_dir):
 
     pack = tmp_path / "buffalo_l"
     build_arcface(pack / "w600k_r50.onnx")  # no detector: faces come from dlib, embeddings from ArcFace
-    arc = ArcFaceBackend("buffalo_l", str(pack))
+    arc = load(BackendSpec("buffalo_l", str(pack)))
     img = photo(faces_dir, "two_people.jpg")
     faces = arc.faces(img)
     assert len(faces) == len(dlib_models.detect(img)) == 2

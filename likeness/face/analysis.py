@@ -90,20 +90,25 @@ class FaceAnalyzer:
         self.det = load(det_file) if detector == "scrfd" else None
         self.rec = load(rec_file) if rec_file else None
         self.genderage = load(ga_file) if ga_file else None
-        self.embedding_name = rec_file.stem if rec_file else None
+        # the embedding space: the pack's recogniser, else dlib's own 128-D descriptors when dlib detects
+        self.space = rec_file.stem if rec_file else ("dlib_128" if detector == "dlib" else None)
         self._cache: OrderedDict[str, list[Face]] = OrderedDict()
 
     @property
     def backend(self) -> str:
         parts = [f"detector {self.detector}" + (f" ({self.det.backend})" if self.det else "")]
         if self.rec:
-            parts.append(f"recogniser {self.embedding_name} ({self.rec.backend})")
+            parts.append(f"recogniser {self.space} ({self.rec.backend})")
+        elif self.space:
+            parts.append(f"recogniser {self.space}")
         return ", ".join(parts)
 
     # -- public --------------------------------------------------------------------------------------------
     def analyze(self, rgb: np.ndarray, image_index: int = 0) -> list[Face]:
         """All faces in an HxWx3 uint8 RGB image, left to right, with embeddings when a recogniser is loaded."""
-        key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=repr(rgb.shape).encode()).hexdigest()
+        # content key for the face-list cache; SHA-1 is the fastest full hash here (CPU SHA extensions), not a seal
+        key = repr(rgb.shape) + hashlib.sha1(memoryview(np.ascontiguousarray(rgb)).cast("B"),
+                                             usedforsecurity=False).hexdigest()
         if key in self._cache:
             self._cache.move_to_end(key)
             faces = self._cache[key]
@@ -116,8 +121,8 @@ class FaceAnalyzer:
             self._cache[key] = faces
             if len(self._cache) > 256:
                 self._cache.popitem(last=False)
-        return [Face(f.bbox, f.kps, f.det_score, f.embedding, f.gender, f.age, f.landmarks, image_index)
-                for f in faces]
+        return [Face(f.bbox, f.kps, f.det_score, f.embedding, f.gender, f.age, f.landmarks, image_index,
+                     space=f.space) for f in faces]
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """Normalised embeddings (N, D) for aligned 112 x 112 RGB crops, one batched model call."""
@@ -134,7 +139,9 @@ class FaceAnalyzer:
             scale = min(1.0, DLIB_LONG_SIDE / max(rgb.shape[:2]))
             small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             found = dlib_models.detect(small)
-            return [Face(box / scale, kps / scale, 1.0, landmarks=pts / scale) for box, kps, pts in found]
+            embs = dlib_models.embed(small, [p for _, _, p in found]) if self.rec is None else [None] * len(found)
+            return [Face(box / scale, kps / scale, 1.0, emb, landmarks=pts / scale, space=self.space)
+                    for (box, kps, pts), emb in zip(found, embs)]
         return self._detect_scrfd(rgb)
 
     def _detect_scrfd(self, rgb: np.ndarray) -> list[Face]:
@@ -179,7 +186,7 @@ class FaceAnalyzer:
     def _embed(self, rgb: np.ndarray, faces: list[Face]) -> None:
         crops = [align.warp_in(rgb, align.crop_matrix(f.kps, 112), 112) for f in faces]
         for face, emb in zip(faces, self.embed_crops(crops)):
-            face.embedding = emb.astype(np.float32)
+            face.embedding, face.space = emb.astype(np.float32), self.space
 
     def _gender_age(self, rgb: np.ndarray, faces: list[Face]) -> None:
         blobs = []

@@ -9,13 +9,14 @@ import numpy as np
 
 from ..errors import BadInputError, LikenessError
 from ..fileio import atomic_path
+from . import embedding
 
 
 @dataclass
 class FaceModel:
-    embedding: np.ndarray                      # (D,) unit vector: the identity
-    embeddings: np.ndarray                     # (N, D) the normalised embeddings it was built from
-    backend: str = "unknown"                   # which recogniser made the embeddings (w600k_r50, dlib, ...)
+    embedding: np.ndarray                      # (D,) the identity (a unit vector in ArcFace spaces)
+    embeddings: np.ndarray                     # (N, D) the embeddings it was built from
+    backend: str = "unknown"                   # the embedding space: which recogniser made them (w600k_r50, ...)
     method: str = "mean"
     sources: list[str] = field(default_factory=list)
     gender: int | None = None
@@ -24,32 +25,41 @@ class FaceModel:
     def dim(self) -> int:
         return int(self.embedding.shape[0])
 
+    @property
+    def space(self) -> str:
+        return embedding.space(self.backend).name
 
-def _unit(v: np.ndarray, what: str = "the face model") -> np.ndarray:
+
+def _checked(v: np.ndarray, what: str = "the face model") -> np.ndarray:
     v = np.asarray(v, np.float32)
     norm = float(np.linalg.norm(v))
     if not np.isfinite(norm) or norm < 1e-6:
         raise BadInputError(f"{what}: its identity embedding is {'zero' if np.isfinite(norm) else 'NaN/infinite'}, "
                             "so it holds no identity. Rebuild it with Build Face Model from photos with a clear face.")
-    return v / norm
+    return v
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = _checked(v)
+    return v / np.linalg.norm(v)
 
 
 def build(embeddings: list[np.ndarray], backend: str, method: str = "mean", sources: list[str] | None = None,
           gender: int | None = None) -> FaceModel:
-    """Combine per-photo embeddings: mean or median of the normalised vectors, normalised again."""
+    """Combine per-photo embeddings of one space (`backend`) the way that space compares them (face/embedding.py)."""
     if not embeddings:
         raise BadInputError("A face model needs at least one face: no embeddings were given.")
     dims = {np.asarray(e).shape for e in embeddings}
     if len(dims) > 1:
         raise BadInputError(f"Embeddings of different sizes {sorted(dims)} cannot be combined (mixed backends?).")
-    stack = np.stack([_unit(e) for e in embeddings])
-    if method == "mean":
-        combined = stack.mean(0)
-    elif method == "median":
-        combined = np.median(stack, axis=0)
-    else:
+    if method not in ("mean", "median"):
         raise BadInputError(f"Unknown method '{method}': use mean or median.")
-    return FaceModel(_unit(combined), stack, backend, method, list(sources or []), gender)
+    stack = np.stack([_checked(e) for e in embeddings])
+    cosine = embedding.space(backend).metric == "cosine"
+    if cosine:
+        stack = stack / np.linalg.norm(stack, axis=1, keepdims=True)
+    combined = _checked(embedding.combine(backend, list(stack), method))
+    return FaceModel(combined, stack, embedding.space(backend).name, method, list(sources or []), gender)
 
 
 def file_stem(name: str) -> str:
@@ -86,8 +96,10 @@ def load(path: str | Path) -> FaceModel:
     emb = tensors["embedding"].reshape(-1)
     if meta.get("format", "").startswith("likeness-face-model"):
         gender = int(meta["gender"]) if meta.get("gender") else None
-        return FaceModel(_unit(emb), tensors.get("embeddings", emb[None]), meta.get("backend", "unknown"),
-                         meta.get("method", "mean"), json.loads(meta.get("sources", "[]")), gender)
+        space = embedding.space(meta.get("backend")).name
+        emb = _unit(emb) if embedding.space(space).metric == "cosine" else _checked(emb)
+        return FaceModel(emb, tensors.get("embeddings", emb[None]), space, meta.get("method", "mean"),
+                         json.loads(meta.get("sources", "[]")), gender)
     # ReActor: an insightface Face saved field by field; its embedding is buffalo_l's, not normalised
     gender = int(tensors["gender"].reshape(-1)[0]) if "gender" in tensors else None
     return FaceModel(_unit(emb), _unit(emb)[None], "w600k_r50", "reactor", [path.name], gender)

@@ -38,14 +38,32 @@ def color_match(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray, str
     return np.clip(swapped + strength * (matched - swapped), 0.0, 1.0)
 
 
+def crop_region(matrix: np.ndarray, size: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the image pixels a size x size crop with this matrix can touch, clipped to the image."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = align.transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float32), inverse)
+    h, w = shape
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
+    return max(0, y0), min(h, y1), max(0, x0), min(w, x1)
+
+
 def paste_back(image: np.ndarray, new_crop: np.ndarray, old_crop: np.ndarray, matrix: np.ndarray,
-               mask: np.ndarray, keep_detail: float = 1.0, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Blend a processed crop into `image` (uint8 RGB). Returns the new image and the image-space mask (0..1)."""
-    h, w = image.shape[:2]
-    img = image.astype(np.float32) / 255.0
-    m = np.clip(align.warp_out(mask.astype(np.float32), matrix, (h, w)), 0.0, 1.0)[..., None] * strength
-    delta = align.warp_out((new_crop - old_crop).astype(np.float32), matrix, (h, w))
+               mask: np.ndarray, keep_detail: float = 1.0, strength: float = 1.0, inplace: bool = False):
+    """Blend a processed crop into `image` (uint8 RGB). Returns the new image, the image-space mask (0..1) of the
+    face's region and that region (y0, y1, x0, x1). Only the region is converted, warped and blended: the cost
+    is the face's, not the frame's (a 4K frame costs what a 1080p one does). `inplace` writes into `image`."""
+    y0, y1, x0, x1 = region = crop_region(matrix, new_crop.shape[0], image.shape[:2])
+    out = image if inplace else image.copy()
+    if y1 <= y0 or x1 <= x0:  # the crop lies wholly outside the image
+        return out, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32), region
+    shifted = matrix.astype(np.float64).copy()  # maps region pixels (not image pixels) into the crop
+    shifted[:, 2] += shifted[:, :2] @ np.array([x0, y0], np.float64)
+    shape = (y1 - y0, x1 - x0)
+    img = image[y0:y1, x0:x1].astype(np.float32) / 255.0
+    m = np.clip(align.warp_out(mask.astype(np.float32), shifted, shape), 0.0, 1.0)[..., None] * strength
+    delta = align.warp_out((new_crop - old_crop).astype(np.float32), shifted, shape)
     if keep_detail < 1.0:  # move toward the model's own pixels: original minus its low-resolution version
-        delta += (1.0 - keep_detail) * (align.warp_out(old_crop.astype(np.float32), matrix, (h, w)) - img)
-    out = img + m * delta
-    return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), m[..., 0]
+        delta += (1.0 - keep_detail) * (align.warp_out(old_crop.astype(np.float32), shifted, shape) - img)
+    out[y0:y1, x0:x1] = (np.clip(img + m * delta, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return out, m[..., 0], region

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import BadInputError, NoFaceError
-from . import select
+from . import embedding, select
+from .embedding import SWAPPER_SPACE
 from .analysis import FaceAnalyzer
 from .parse import FaceParser
 from .paste import color_match, paste_back, soft_mask
@@ -22,6 +23,7 @@ class SwapOptions:
     gender: str = "any"
     target_reference: np.ndarray | None = None   # pick the target face most like this embedding ...
     reference_threshold: float = 0.4             # ... if it is at least this similar
+    reference_space: str = SWAPPER_SPACE         # ... compared in this embedding space
     mapping: str = ""                            # "0->1, 1->0": source i onto target j
     pixel_boost: int = 1
     weight: float = 1.0
@@ -78,12 +80,32 @@ def _pairs(targets: list[select.Choice], sources: list[np.ndarray], mapping: str
     return [(k % len(sources), c.face, c.reason) for k, c in enumerate(targets)]
 
 
+def source_identities(analyzer: FaceAnalyzer, source_rgb: np.ndarray | None, face_model, indexes: str = "0",
+                      order: str = "large-small") -> tuple[list[np.ndarray], str | None]:
+    """The identities to swap in and their space: a face model's, or the chosen faces of a source photo."""
+    if face_model is not None:
+        return [face_model.embedding], face_model.space
+    if source_rgb is None:
+        raise BadInputError("Face Swap needs a source: connect source_image or face_model.")
+    if analyzer.space is None:
+        raise BadInputError("The face analyzer's pack has no recogniser, so source_image gives no identity: choose "
+                            "the buffalo_l pack in Face Analyzer (python install.py --workflow faceswap).")
+    faces = analyzer.analyze(source_rgb)
+    if not faces:
+        raise NoFaceError("source_image")
+    return [c.face.embedding for c in select.select(faces, indexes, order)], analyzer.space
+
+
 def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, sources: list[np.ndarray],
-               opts: SwapOptions, parser: FaceParser | None = None, on_face=None, check=None) -> SwapResult:
-    """Swap `sources` (512-D embeddings) into every image. `on_face(i, n)` is called after each face, `check()`
-    (ComfyUI's interrupt test) before each image's detection."""
+               opts: SwapOptions, parser: FaceParser | None = None, on_face=None, check=None,
+               source_space: str = SWAPPER_SPACE) -> SwapResult:
+    """Swap `sources` (embeddings of `source_space`) into every image. `on_face(i, n)` is called after each face,
+    `check()` (ComfyUI's interrupt test) before each image's detection."""
     if not sources:
         raise BadInputError("No source identity: give a source image with a face, or a face model.")
+    embedding.require_same(source_space, SWAPPER_SPACE, "The source identity",
+                           "Face swappers are driven by buffalo_l's ArcFace: choose the buffalo_l pack in Face "
+                           "Analyzer, or a face model built with it.")
     latents = [swapper.latent(s) for s in sources]
     result = SwapResult([], [], [], [])
     plans = []
@@ -98,7 +120,7 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
             plans.append((rgb, [], []))
             continue
         chosen = select.select(faces, opts.target_indexes, opts.order, opts.gender, opts.target_reference,
-                               opts.reference_threshold) if not opts.mapping else []
+                               opts.reference_threshold, opts.reference_space) if not opts.mapping else []
         if not chosen and not opts.mapping:
             why = "no face reached the reference threshold" if opts.target_reference is not None else "no face chosen"
             if opts.on_no_face != "skip":
@@ -109,18 +131,20 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
     total = sum(len(p) for _, p, _ in plans) or 1
     done = 0
     for i, (rgb, pairs, ranked) in enumerate(plans):
-        out, mask_total, swapped = rgb, np.zeros(rgb.shape[:2], np.float32), []
+        out, mask_total, swapped = rgb.copy(), np.zeros(rgb.shape[:2], np.float32), []
         for s, face, reason in pairs:
             latent = latents[s]
-            if opts.weight != 1.0 and face.embedding is not None:
+            if opts.weight != 1.0:  # blends toward the target's own identity: needs it in the swapper's space
+                embedding.require_same(face.space or "dlib_128", SWAPPER_SPACE, "weight != 1: the target face",
+                                       "Choose the buffalo_l pack in Face Analyzer, or set weight to 1.")
                 latent = swapper.latent(sources[s], face.embedding, opts.weight)
             new, old, matrix = swapper.swap_face(out, face, latent, opts.pixel_boost)
             mask = soft_mask(new.shape[0], opts.erode, opts.feather)
             if parser is not None:
                 mask = np.minimum(mask, parser.face_mask(out, face.kps, new.shape[0]))
             new = color_match(new, old, mask, opts.color_match)
-            out, m = paste_back(out, new, old, matrix, mask, opts.keep_detail)
-            mask_total = np.maximum(mask_total, m)
+            out, m, (y0, y1, x0, x1) = paste_back(out, new, old, matrix, mask, opts.keep_detail, inplace=True)
+            np.maximum(mask_total[y0:y1, x0:x1], m, out=mask_total[y0:y1, x0:x1])
             swapped.append(face)
             target_index = next(k for k, f in enumerate(ranked) if f is face)
             result.reports.append(FaceReport(i, target_index, s, "swapped", reason,

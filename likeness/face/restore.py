@@ -97,9 +97,9 @@ class Restorer:
         crops = np.stack([align.warp_in(rgb, m, self.size, PAD_RGB) for m in mats]).astype(np.float32) / 255.0
         restored = self.restore_crops(crops)
         mask = soft_mask(self.size, erode=0.1, feather=0.06)
-        out = rgb
+        out = rgb.copy()
         for i, (new, old, m) in enumerate(zip(restored, crops, mats)):
-            out, _ = paste_back(out, new, old, m, mask, keep_detail=0.0, strength=visibility)
+            paste_back(out, new, old, m, mask, keep_detail=0.0, strength=visibility, inplace=True)
             if on_face:
                 on_face(i, len(faces))
         return out

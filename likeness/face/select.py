@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BadInputError
+from . import embedding
 from .types import Face
 
 ORDERS = ("large-small", "small-large", "left-right", "right-left", "top-bottom", "bottom-top")
@@ -95,14 +96,15 @@ def parse_mapping(text: str) -> list[tuple[int, int]]:
     return [(s, t) for t, s in pairs.items()]
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
-
-
-def by_reference(faces: list[Face], reference: np.ndarray, threshold: float,
-                 similarity=cosine) -> Choice | None:
-    """The face most like `reference` if its similarity reaches `threshold` (embedding-agnostic)."""
-    scored = [(similarity(f.embedding, reference), i, f) for i, f in enumerate(faces) if f.embedding is not None]
+def by_reference(faces: list[Face], reference: np.ndarray, threshold: float, space: str) -> Choice | None:
+    """The face most like `reference` (an embedding of `space`) if its similarity reaches `threshold`, measured the
+    way that space measures (0.4 is insightface's cosine default and dlib's 0.6 distance rule alike)."""
+    for f in faces:
+        embedding.require_same(space, f.space, "target_reference",
+                               "Build that face model with the face analyzer's pack, or give Face Swap an analyzer "
+                               "with the pack the face model was built with.")
+    scored = [(embedding.similarity(space, f.embedding, reference), i, f) for i, f in enumerate(faces)
+              if f.embedding is not None]
     if not scored:
         return None
     sim, i, face = max(scored, key=lambda s: s[0])
@@ -112,11 +114,11 @@ def by_reference(faces: list[Face], reference: np.ndarray, threshold: float,
 
 
 def select(faces: list[Face], indexes: str = "0", order: str = "large-small", gender: str = "any",
-           reference: np.ndarray | None = None, threshold: float = 0.4, similarity=cosine) -> list[Choice]:
+           reference: np.ndarray | None = None, threshold: float = 0.4, space: str = "w600k_r50") -> list[Choice]:
     """Order, filter by gender, then pick by reference identity (when given) or by index."""
     ranked = filter_gender(order_faces(faces, order), gender)
     if reference is not None:
-        choice = by_reference(ranked, reference, threshold, similarity)
+        choice = by_reference(ranked, reference, threshold, space)
         return [choice] if choice else []
     return [Choice(ranked[i], i, f"index {i} in {order} order" + (f", {gender} only" if gender != "any" else ""))
             for i in parse_indexes(indexes, len(ranked))]

@@ -11,12 +11,13 @@ class Face:
     bbox: np.ndarray                      # (4,) float32 x1, y1, x2, y2 in image pixels
     kps: np.ndarray                       # (5, 2) float32: left eye, right eye, nose, mouth left, mouth right
     det_score: float = 1.0
-    embedding: np.ndarray | None = None   # L2-normalised identity embedding of the analysis backend
+    embedding: np.ndarray | None = None   # identity embedding, of the space below
     gender: int | None = None             # 0 female, 1 male (insightface convention)
     age: float | None = None
     landmarks: np.ndarray | None = None   # optional dense landmarks (e.g. dlib 68)
     image_index: int = 0                  # which batch item it came from
     extra: dict = field(default_factory=dict)
+    space: str | None = None              # the recogniser that made `embedding` (face/embedding.py)
 
     @property
     def area(self) -> float:

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import LikenessError
+from ..face import embedding
 from ..face.analysis import AnalyzerSettings, analyzer
 from ..face.types import Face
-from ..runtime import dlib_models
 
 PREFERENCE = ("antelopev2", "buffalo_l", "dlib")
 
@@ -28,48 +27,27 @@ class BackendSpec:
     device: str = "cpu"
 
 
-class DlibBackend:
-    name, dim, metric = "dlib", 128, "1 - euclidean distance"
-    long_side = 1280
+class Backend:
+    """A scorer's recogniser: finds faces with embeddings of one space, and compares and combines them as that
+    space does (face/embedding.py). dlib: its HOG detector and 128-D descriptors; packs: SCRFD (or dlib) + ArcFace."""
 
-    def faces(self, rgb: np.ndarray, image_index: int = 0) -> list[Face]:
-        scale = min(1.0, self.long_side / max(rgb.shape[:2]))
-        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        found = dlib_models.detect(small)
-        embs = dlib_models.embed(small, [pts for _, _, pts in found])
-        return [Face(box / scale, kps / scale, embedding=e, landmarks=pts / scale, image_index=image_index)
-                for (box, kps, pts), e in zip(found, embs)]
-
-    @staticmethod
-    def similarity(a: np.ndarray, b: np.ndarray) -> float:
-        return 1.0 - float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
-
-    @staticmethod
-    def combine(embs: list[np.ndarray]) -> np.ndarray:
-        return np.mean(np.stack(embs), 0).astype(np.float32)
-
-
-class ArcFaceBackend:
-    dim, metric = 512, "cosine"
-
-    def __init__(self, name: str, pack_dir: str, device: str = "cpu"):
+    def __init__(self, name: str, settings: AnalyzerSettings):
         self.name = name
-        self.analyzer = analyzer(AnalyzerSettings(pack_dir=pack_dir, device=device))
-        if self.analyzer.rec is None:
-            raise LikenessError(f"The {name} pack in {pack_dir} has no recogniser (.onnx ArcFace): "
+        self.analyzer = analyzer(settings)
+        if self.analyzer.space is None:
+            raise LikenessError(f"The {name} pack in {settings.pack_dir} has no recogniser (.onnx ArcFace): "
                                 "run `python install.py --workflow faceswap --optional`.")
+        self.space = self.analyzer.space
+        self.dim, self.metric = embedding.space(self.space).dim, embedding.space(self.space).metric
 
     def faces(self, rgb: np.ndarray, image_index: int = 0) -> list[Face]:
         return self.analyzer.analyze(rgb, image_index)
 
-    @staticmethod
-    def similarity(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        return embedding.similarity(self.space, a, b)
 
-    @staticmethod
-    def combine(embs: list[np.ndarray]) -> np.ndarray:
-        m = np.mean([e / np.linalg.norm(e) for e in embs], 0)
-        return (m / np.linalg.norm(m)).astype(np.float32)
+    def combine(self, embs: list[np.ndarray]) -> np.ndarray:
+        return embedding.combine(self.space, embs)
 
 
 def choose(available: dict[str, str | None], wanted: str = "auto") -> tuple[str, str]:
@@ -88,10 +66,10 @@ def choose(available: dict[str, str | None], wanted: str = "auto") -> tuple[str,
 def load(spec: BackendSpec):
     """The backend for a spec (cheap: its models come from the model cache)."""
     if spec.name == "dlib":
-        return DlibBackend()
+        return Backend("dlib", AnalyzerSettings(detector="dlib", device=spec.device))
     if not spec.pack_dir or not Path(spec.pack_dir).is_dir():
         raise LikenessError(f"Identity backend {spec.name}: pack folder {spec.pack_dir} not found.")
-    return ArcFaceBackend(spec.name, spec.pack_dir, spec.device)
+    return Backend(spec.name, AnalyzerSettings(pack_dir=spec.pack_dir, device=spec.device))
 
 
 @dataclass(frozen=True)

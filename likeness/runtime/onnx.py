@@ -74,6 +74,9 @@ class OnnxModel:
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": index}))
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # idle onnxruntime threads otherwise spin on every core for a while after each run, starving the numpy/torch
+        # work between model calls (conversion, alignment, paste-back) of the same cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         if len(providers) > 1 and "CUDAExecutionProvider" not in self._session.get_providers():
             # onnxruntime-gpu present but its CUDA libraries did not load: it would silently run on the CPU
