@@ -1,19 +1,26 @@
-"""Command line: `python -m likeness run ...` (headless runner) and `python -m likeness workflows` (regenerate)."""
+"""Command line: `python -m likeness run ...` (headless runner), `score` (identity of any images, no ComfyUI) and
+`workflows` (regenerate the shipped workflow files)."""
 import sys
 
-COMMANDS = {"run": "run a workflow headlessly", "workflows": "regenerate or check the shipped workflow files"}
+COMMANDS = {"run": "run a workflow headlessly",
+            "score": "score images against reference photos of a person (no ComfyUI needed)",
+            "workflows": "regenerate or check the shipped workflow files"}
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        print("usage: python -m likeness {run,workflows} ...\n" +
+        print("usage: python -m likeness {run,score,workflows} ...\n" +
               "\n".join(f"  {k:10} {v}" for k, v in COMMANDS.items()), file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     if argv[0] == "run":
         from .runner.cli import main as run_main
 
         return run_main(argv[1:])
+    if argv[0] == "score":
+        from .identity.score_cli import main as score_main
+
+        return score_main(argv[1:])
     from .workflows.build import main as build_main
 
     return build_main(argv[1:])

@@ -9,6 +9,7 @@ from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceS
 from .character_scene import LikenessCharacterScene
 from .dataset import LikenessDatasetWriter
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
+from .identity_grid import LikenessIdentityGrid
 from .info import LikenessInfo
 from .lifecycle import install as install_lifecycle
 from .lora_stack import LikenessApplyLoraStack, LikenessLoraStack
@@ -20,7 +21,7 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessFaceAnalyzerLoader, LikenessDetectFaces, LikenessBuildFaceModel, LikenessSaveFaceModel,
     LikenessLoadFaceModel, LikenessFaceSwapperLoader, LikenessFaceParserLoader, LikenessFaceSwap,
     LikenessFaceRestorerLoader, LikenessFaceRestore,
-    LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport,
+    LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityGrid,
     LikenessQwenEditEncode, LikenessCharacterScene, LikenessQwenSamplingPreset, LikenessLoraStack,
     LikenessApplyLoraStack, LikenessDatasetWriter,
 ]

@@ -1,14 +1,13 @@
 """Dataset Writer: images + captions + metadata.jsonl + face crops, ready for LoRA training."""
 from __future__ import annotations
 
-import json
 import re
 
 from comfy_api.latest import io
 
 from ..likeness.dataset import crop, writer
-from ..likeness.errors import BadInputError
 from ..likeness.face.analysis import analyzer as get_analyzer
+from ..likeness.identity import report as reports
 from ..likeness.image import images_to_rgb_list
 from ..likeness.models import paths
 from . import common
@@ -69,10 +68,7 @@ class LikenessDatasetWriter(io.ComfyNode):
         subfolder = f"{ROOT}/{name}"
         directory = paths.safe_join(folder_paths.get_output_directory(), subfolder)
         frames = images_to_rgb_list(images, "images") if images.shape[0] else []
-        scores = json.loads(report)["scores"] if report else [None] * len(frames)
-        if len(scores) != len(frames):
-            raise BadInputError(f"The report scores {len(scores)} image(s) but {len(frames)} arrived: connect the "
-                                "report that belongs to these images (Identity Gate's report output).")
+        scores = reports.parse(report, len(frames))["scores"] if report else [None] * len(frames)
         text = ", ".join(t for t in (trigger.strip(), caption.strip()) if t)
         model = _mediapipe_model() if face_crops else None
         an = get_analyzer(analyzer) if face_crops and analyzer is not None and model is None else None

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-import cv2
 from comfy_api.latest import io
 
+from ..likeness.face import draw
 from ..likeness.face.analysis import AnalyzerSettings, analyzer
 from ..likeness.image import images_to_rgb_list, rgb_list_to_images
 from ..likeness.models import paths
@@ -52,18 +52,6 @@ class LikenessFaceAnalyzerLoader(io.ComfyNode):
         return io.NodeOutput(settings)
 
 
-def draw_faces(rgb, faces):
-    out = rgb.copy()
-    thick = max(2, round(max(rgb.shape[:2]) / 400))
-    for i, f in enumerate(faces):
-        x1, y1, x2, y2 = [int(v) for v in f.bbox]
-        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 255, 0), thick)
-        for x, y in f.kps:
-            cv2.circle(out, (int(x), int(y)), thick + 1, (255, 0, 0), -1)
-        cv2.putText(out, str(i), (x1, max(0, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, thick * 0.6, (0, 255, 0), thick)
-    return out
-
-
 class LikenessDetectFaces(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -93,7 +81,7 @@ class LikenessDetectFaces(io.ComfyNode):
         previews, report, count = [], [], 0
         for i, rgb in enumerate(frames):
             faces = order_faces(an.analyze(rgb, i), order)
-            previews.append(draw_faces(rgb, faces))
+            previews.append(draw.detections(rgb, faces))
             report.append([{"index": k, "bbox": [round(float(v), 1) for v in f.bbox], "score": round(f.det_score, 3),
                             "gender": {0: "female", 1: "male"}.get(f.gender), "age": f.age} for k, f in enumerate(faces)])
             count += len(faces)

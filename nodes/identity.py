@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 
-import cv2
-import numpy as np
 import torch
 from comfy_api.latest import io
 
 from ..likeness.errors import BadInputError
-from ..likeness.face import embedding as space
+from ..likeness.face import draw, embedding
 from ..likeness.identity import embed, gate, score
 from ..likeness.identity import report as reports
 from ..likeness.image import images_to_rgb_list, rgb_list_to_images
@@ -44,30 +42,6 @@ class LikenessIdentityScorer(io.ComfyNode):
         name, why = embed.choose(available, backend)
         return io.NodeOutput(embed.Scorer(embed.BackendSpec(name, available[name], common.device(device)),
                                           threshold, why))
-
-
-def annotate(rgb: np.ndarray, s: score.Score) -> np.ndarray:
-    out = rgb.copy()
-    t = max(2, round(max(rgb.shape[:2]) / 400))
-    for k, f in enumerate(s.faces):
-        x1, y1, x2, y2 = [int(v) for v in f.bbox]
-        ok = f.similarity >= s.threshold
-        color = (0, 200, 0) if ok else (220, 0, 0)
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, t + (1 if k == s.counted else 0))
-        cv2.putText(out, f"{f.similarity:.2f}", (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * t, color, t)
-    if not s.faces:
-        cv2.putText(out, "no face", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (220, 0, 0), 2)
-    return out
-
-
-def pass_mask(frames: list[np.ndarray], scores: list[score.Score]) -> torch.Tensor:
-    h, w = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
-    masks = torch.zeros((len(frames), h, w))
-    for i, s in enumerate(scores):
-        if s.passed and s.counted is not None:
-            x1, y1, x2, y2 = [max(0, int(round(v))) for v in s.faces[s.counted].bbox]
-            masks[i, y1:y2, x1:x2] = 1.0
-    return masks
 
 
 class LikenessIdentityScore(io.ComfyNode):
@@ -105,9 +79,10 @@ class LikenessIdentityScore(io.ComfyNode):
         backend, threshold = scorer.backend(), scorer.threshold()
         if face_model:
             ref = face_model[0].embedding
-            space.require_same(face_model[0].space, backend.space, "The face model",
-                               f"Connect the person's photos to `reference` instead (the {backend.name} scorer embeds "
-                               f"them itself), or build the face model with a {backend.name} face analyzer.")
+            embedding.require_same(face_model[0].space, backend.space, "The face model",
+                                   f"Connect the person's photos to `reference` instead (the {backend.name} "
+                                   f"scorer embeds them itself), or build the face model with a {backend.name} "
+                                   "face analyzer.")
         elif reference:
             ref, _ = score.reference_embedding(backend, images_to_rgb_list(list(reference), "reference"),
                                                reference_face)
@@ -117,10 +92,11 @@ class LikenessIdentityScore(io.ComfyNode):
         before = images_to_rgb_list(list(originals), "originals") if originals else None
         scores = score.score_images(backend, frames, ref, threshold, before, count, common.progress(len(frames)))
         summary = reports.summary(scores)
-        previews = rgb_list_to_images([annotate(f, s) for f, s in zip(frames, scores)], pad=True)
+        previews = rgb_list_to_images([draw.scored(f, s) for f, s in zip(frames, scores)], pad=True)
         best = max((s.similarity for s in scores), default=0.0)
         text = f"{summary['passed']}/{len(scores)} kept the identity ({100 * summary['pass_rate']:.0f}%)"
-        return io.NodeOutput(previews, json.dumps(summary), best, summary["passed"], pass_mask(frames, scores),
+        return io.NodeOutput(previews, json.dumps(summary), best, summary["passed"], 
+                             torch.from_numpy(score.pass_masks([f.shape for f in frames], scores)),
                              ui={"text": [text]})
 
 
@@ -145,11 +121,9 @@ class LikenessIdentityGate(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, report, mode, k, if_none_pass) -> io.NodeOutput:
-        data = json.loads(report)
-        scores = [score.Score(**{**s, "faces": []}) for s in data["scores"]]
-        if len(scores) != images.shape[0]:
-            raise BadInputError(f"The report scores {len(scores)} image(s) but {images.shape[0]} arrived: connect the "
-                                "same batch that Identity Score checked.")
+        data = reports.parse(report, images.shape[0])
+        fields = set(score.Score.__dataclass_fields__) - {"faces"}
+        scores = [score.Score(**{k: v for k, v in s.items() if k in fields}) for s in data["scores"]]
         kept = gate.keep(scores, mode, k, if_none_pass)
         out = images[kept] if kept else images[:0]
         chosen = [data["scores"][i] for i in kept]
@@ -182,7 +156,7 @@ class LikenessIdentityReport(io.ComfyNode):
     def execute(cls, report, filename_prefix, images=None) -> io.NodeOutput:
         import folder_paths
 
-        data = json.loads(report)
+        data = reports.parse(report)
         frames = images_to_rgb_list(images, "images") if images is not None else []
         height, width = frames[0].shape[:2] if frames else (0, 0)
         full, name, counter, subfolder, _ = folder_paths.get_save_image_path(

@@ -46,6 +46,9 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
                                                                       "filename_prefix": "gated/img"}},
         "saved": {"class_type": "LikenessIdentityReport", "inputs": {"report": ["gate", 2], "images": ["gate", 0],
                                                                      "filename_prefix": "gated/kept"}},
+        "grid": {"class_type": "LikenessIdentityGrid", "inputs": {"images": ["abc", 0], "report": ["score", 1],
+                                                                  "thumbnail": 128, "columns": 0}},
+        "save_grid": {"class_type": "SaveImage", "inputs": {"images": ["grid", 0], "filename_prefix": "gated/grid"}},
         "mask": {"class_type": "MaskToImage", "inputs": {"mask": ["score", 4]}},
         "save_mask": {"class_type": "SaveImage", "inputs": {"images": ["mask", 0], "filename_prefix": "gated/mask"}},
     }
@@ -54,6 +57,11 @@ def test_gate_keeps_only_the_outputs_that_kept_the_face(comfy, faces_dir, tmp_pa
     assert [m.max() for m in masks] == [255, 0, 255], "the pass mask marks the passing images' faces"
     on = np.argwhere(masks[0][..., 0] > 0)
     assert 0 < len(on) < 0.5 * masks[0][..., 0].size  # a face box, not the whole frame
+    [grid] = comfy.images(out, "save_grid")
+    assert grid.shape[1] == 2 * (128 + 12)  # 3 thumbnails: 2 columns, 2 rows
+    red = (grid[..., 0] > 200) & (grid[..., 1] < 40) & (grid[..., 2] < 40)
+    cell_w = grid.shape[1] // 2
+    assert red[:, cell_w:].sum() > 100 and red[:, :cell_w].sum() == 0, "a red border on biden_1 (the fail) only"
     kept = comfy.images(out, "save")
     assert len(kept) == 2, "obama_2 and obama_3 pass, biden_1 fails"
     assert len(comfy.images(out, "preview")) == 3
@@ -97,3 +105,21 @@ def test_reference_with_two_faces_needs_a_rule(comfy, faces_dir):
         comfy.run(graph)
     graph["score"]["inputs"]["reference_face"] = "0"
     assert comfy.run(graph)["out"]["images"]
+
+
+def test_a_malformed_report_names_the_input_and_the_fix(comfy, faces_dir):
+    from likeness.runner.client import ExecutionFailed
+
+    img = comfy.upload(faces_dir / "obama_1.jpg")
+    for text in ("not json", '{"scores": [{"image": 0}]}'):
+        graph = {"img": {"class_type": "LoadImage", "inputs": {"image": img}},
+                 "txt": {"class_type": "PrimitiveString", "inputs": {"value": text}},
+                 "gate": {"class_type": "LikenessIdentityGate",
+                          "inputs": {"images": ["img", 0], "report": ["txt", 0], "mode": "pass", "k": 1,
+                                     "if_none_pass": "keep best"}},
+                 "save": {"class_type": "SaveImage", "inputs": {"images": ["gate", 0], "filename_prefix": "bad"}}}
+        try:
+            comfy.run(graph)
+            raise AssertionError("a malformed report was accepted")
+        except ExecutionFailed as e:
+            assert "report: not an identity report" in str(e) and "Identity Score" in str(e)

@@ -147,7 +147,8 @@ class FaceAnalyzer:
     def _detect_scrfd(self, rgb: np.ndarray) -> list[Face]:
         shape = self.det.get_inputs()[0].shape
         # a dynamic detector needs a multiple of its largest stride (32), or the anchor grids misplace boxes
-        size = int(shape[2]) if isinstance(shape[2], int) and shape[2] > 0 else -(-int(self.settings.det_size) // 32) * 32
+        fixed = isinstance(shape[2], int) and shape[2] > 0
+        size = int(shape[2]) if fixed else -(-int(self.settings.det_size) // 32) * 32
         h, w = rgb.shape[:2]
         if h > w:
             new_h, new_w = size, max(1, int(size * w / h))

@@ -53,7 +53,8 @@ MAX_SPEC = 200  # characters of an index list or mapping: more is a mistake (or 
 def _spec(text: str, what: str) -> str:
     text = (text or "").strip().lower()
     if len(text) > MAX_SPEC:
-        raise BadInputError(f"{what} is {len(text)} characters long; at most {MAX_SPEC}. Use a range like 0-9 or 'all'.")
+        raise BadInputError(f"{what} is {len(text)} characters long; at most {MAX_SPEC}. "
+                            "Use a range like 0-9 or 'all'.")
     return text
 
 
@@ -89,7 +90,8 @@ def parse_mapping(text: str) -> list[tuple[int, int]]:
             raise BadInputError(f"Mapping '{part}' should look like 'source->target', e.g. '0->1, 1->0'.")
         s, t = int(m.group(1)), int(m.group(2))
         if pairs.setdefault(t, s) != s:
-            raise BadInputError(f"Mapping gives target face {t} two sources ({pairs[t]} and {s}); give each target one.")
+            raise BadInputError(f"Mapping gives target face {t} two sources ({pairs[t]} and {s}); "
+                                "give each target one.")
     if text and text.strip() and not pairs:
         raise BadInputError(f"Mapping {text.strip()!r} names no pair; write 'source->target', e.g. '0->1, 1->0', "
                             "or leave it empty to choose faces by target_index.")

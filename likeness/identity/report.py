@@ -11,6 +11,7 @@ from ..fileio import atomic_write
 from ..image import png_bytes
 from .score import Score, pass_rate
 
+REQUIRED = ("image", "similarity", "verdict", "threshold", "threshold_source", "backend")
 COLUMNS = ["image", "file", "verdict", "similarity", "leakage", "id_gain", "threshold", "backend", "faces"]
 
 
@@ -20,6 +21,24 @@ def summary(scores: list[Score]) -> dict:
             "threshold": scores[0].threshold if scores else None,
             "threshold_source": scores[0].threshold_source if scores else None,
             "scores": [s.as_dict() for s in scores]}
+
+
+def parse(text: str, images: int | None = None) -> dict:
+    """An identity report string from Identity Score/Gate, checked; `images` = how many images came with it."""
+    try:
+        data = json.loads(text)
+        data["scores"] = [dict(s) for s in data["scores"]]
+        for s in data["scores"]:
+            missing = [k for k in REQUIRED if k not in s]
+            if missing or not isinstance(s["similarity"], (int, float)):
+                raise KeyError(f"a score lacks {', '.join(missing) or 'a numeric similarity'}")
+    except (TypeError, ValueError, KeyError) as e:
+        raise BadInputError(f"report: not an identity report ({type(e).__name__}: {e}). Connect the `report` output "
+                            "of Identity Score or Identity Gate.") from None
+    if images is not None and len(data["scores"]) != images:
+        raise BadInputError(f"The report scores {len(data['scores'])} image(s) but {images} arrived: connect the same "
+                            "batch that Identity Score checked (or Identity Gate's images with its report).")
+    return data
 
 
 def rows_and_files(report: dict, files: list[str] | None) -> tuple[list[dict], list[str]]:

@@ -108,3 +108,14 @@ def score_images(backend, images: list[np.ndarray], reference: np.ndarray, thres
 
 def pass_rate(scores: list[Score]) -> float:
     return sum(s.passed for s in scores) / len(scores) if scores else 0.0
+
+
+def pass_masks(shapes: list[tuple], scores: list[Score]) -> np.ndarray:
+    """(N, H, W) float32, padded to the largest image: 1 over each image's counted face where it passed."""
+    h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    masks = np.zeros((len(shapes), h, w), np.float32)
+    for i, s in enumerate(scores):
+        if s.passed and s.counted is not None:
+            x1, y1, x2, y2 = [max(0, int(round(v))) for v in s.faces[s.counted].bbox]
+            masks[i, y1:y2, x1:x2] = 1.0
+    return masks
