@@ -2,8 +2,10 @@
 models: one server, two servers with one killed mid-batch, an embedded server, Ctrl-C, and rejected inputs."""
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -347,3 +349,50 @@ def test_bad_arguments_are_caught_before_any_server_starts_or_is_used(lab, tmp_p
                    "--out", str(tmp_path)])
     assert res.returncode == 2 and "No ComfyUI answers at http://127.0.0.1:9" in res.stderr, res.stderr
     assert "retrying" not in res.stderr
+
+
+def sweep_cli(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "likeness", "sweep", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_sweep_runs_every_combination_records_failures_and_writes_the_matrix(lab, tmp_path):
+    out = tmp_path / "sweep"
+    args = cli_args(lab, "faceswap-fast", out) + ["--axis", "Face Swap.weight=1.0,0.5",
+                                                  "--axis", "Face Swap.target_index=0,5"]  # face 5 does not exist
+    res = sweep_cli(args)
+    assert res.returncode == 1, res.stdout + res.stderr  # two of four combinations fail: recorded, not fatal
+    with open(out / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted((r["Face Swap.weight"], r["Face Swap.target_index"], r["verdict"] in ("pass", "fail"))
+                  for r in rows) == [("0.5", "0", True), ("0.5", "5", False), ("1.0", "0", True), ("1.0", "5", False)]
+    failed = [r for r in rows if r["Face Swap.target_index"] == "5"]
+    assert all(r["verdict"] == "failed" and "only 1 face" in r["error"] for r in failed)
+    scored = [r for r in rows if r["verdict"] in ("pass", "fail")]
+    assert all((out / r["file"]).is_file() and float(r["similarity"]) > 0 for r in scored)
+    md = (out / "sweep.md").read_text()
+    assert "## Face Swap.weight" in md and "## Face Swap.weight × Face Swap.target_index" in md
+    page = (out / "sweep.html").read_text()
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links and all((out / link).is_file() for link in links) and "<script" not in page
+    assert np.array(Image.open(out / "sweep_face-swap-weight_x_face-swap-target-index.png")).shape[0] > 100
+    assert "Face Swap.weight: " in res.stdout and "too few images to tell apart" in res.stdout
+    history = len(lab.server.client._json("GET", "/history"))
+    again = sweep_cli(args)  # resumes: the done combinations are not queued again, the failed ones are retried
+    assert "2 of 4 item(s) already done" in again.stdout + again.stderr
+    assert len(lab.server.client._json("GET", "/history")) == history + 2
+
+
+@pytest.mark.parametrize("axis,message", [
+    ("Nope.weight=1", "No node titled 'Nope'"),
+    ("Face Swap.nope=1", "has no input 'nope'"),
+    ("Face Swap.weight=1,heavy", "value 'heavy': Expected a number"),
+    ("Face Swap.weight=", "no values"),
+    ("Face Swap.weight=@/no/such/file.txt", "does not exist"),
+    ("Face Swap.feather=" + ",".join(str(i / 1000) for i in range(501)), "501 items, more than --max-items 500"),
+])
+def test_a_bad_sweep_stops_before_anything_is_queued(lab, tmp_path, axis, message):
+    history = len(lab.server.client._json("GET", "/history"))
+    res = sweep_cli(cli_args(lab, "faceswap-fast", tmp_path) + ["--axis", axis])
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert len(lab.server.client._json("GET", "/history")) == history

@@ -43,6 +43,7 @@ class Job:
     images: dict[str, Path] = field(default_factory=dict)  # LoadImage title -> local file (uploaded per server)
     items: list[dict[str, str]] = field(default_factory=lambda: [{}])  # per item: {"Title.input": value}
     timeout: float = 3600.0
+    item_images: list[dict[str, Path]] = field(default_factory=list)  # per item: more LoadImage title -> file
 
 
 @dataclass
@@ -205,7 +206,8 @@ class BatchRunner:
     # -- one item ----------------------------------------------------------------------------------------------
     def _prepare(self, item: ItemResult, client: ComfyClient, uploaded: dict) -> dict:
         graph = copy.deepcopy(self.job.graph)
-        for title, path in self.job.images.items():
+        images = {**self.job.images, **(self.job.item_images[item.index] if self.job.item_images else {})}
+        for title, path in images.items():
             if str(path) not in uploaded:  # named by content: two different me.jpg never overwrite each other
                 data = Path(path).read_bytes()
                 name = f"likeness-{hashlib.sha256(data).hexdigest()[:16]}{Path(path).suffix.lower()}"

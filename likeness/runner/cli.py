@@ -125,6 +125,9 @@ def fingerprint(job: Job) -> str:
     h = hashlib.sha256(json.dumps(job.graph, sort_keys=True).encode())
     for title, path in sorted(job.images.items()):
         h.update(title.encode() + hashlib.sha256(path.read_bytes()).digest())
+    for item in job.item_images:
+        for title, path in sorted(item.items()):
+            h.update(title.encode() + hashlib.sha256(Path(path).read_bytes()).digest())
     return h.hexdigest()[:16]
 
 
@@ -147,7 +150,9 @@ def write_summary(out: Path, workflow: str, job_key: str, results) -> Path:
         indent=1) + "\n")
 
 
-def run(args) -> int:
+def run(args, plan=None, after=None) -> int:
+    """Run the job; `plan(job)` may replace its items before anything is queued (sweeps), `after(results, out)`
+    sees every item's result once the run ends."""
     out = Path(args.out)
     image_args(args)
     with contextlib.ExitStack() as stack:
@@ -156,6 +161,8 @@ def run(args) -> int:
         else:
             clients = [ComfyClient(stack.enter_context(_embedded(args)).url)]
         job = build_job(args, clients[0])
+        if plan:
+            plan(job)
         for client in clients:
             check_models(job.graph, client, args.workflow)
         job_key = fingerprint(job)
@@ -187,6 +194,8 @@ def run(args) -> int:
             write_summary(out, args.workflow, job_key, runner.results)
             return 130
     summary = write_summary(out, args.workflow, job_key, results)
+    if after:
+        after(results, out)
     bad = [r for r in results if r.status != "done"]
     for url, why in runner.dead.items():
         print(f"server {url} was lost: {why}", file=sys.stderr)
@@ -218,11 +227,11 @@ def _stop_on_signals() -> None:
         signal.signal(sig, stop)
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+def main(argv=None, args=None, plan=None, after=None) -> int:
+    args = args or parser().parse_args(argv)
     _stop_on_signals()
     try:
-        return run(args)
+        return run(args, plan, after)
     except PromptRejected as e:
         print(f"ComfyUI rejected the workflow:\n{e}", file=sys.stderr)
         return 2
