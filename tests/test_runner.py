@@ -396,3 +396,70 @@ def test_a_bad_sweep_stops_before_anything_is_queued(lab, tmp_path, axis, messag
     res = sweep_cli(cli_args(lab, "faceswap-fast", tmp_path) + ["--axis", axis])
     assert res.returncode == 2 and message in res.stderr, res.stderr
     assert len(lab.server.client._json("GET", "/history")) == history
+
+
+def ray_args(lab, tmp_path, out, extra=()):
+    flags = ComfyServer(tmp_path / "worker", models_dir=lab.server.models_dir).comfy_args(with_pack=False)
+    args = cli_args(lab, "character-scene", out, servers=[]) + ["--ray", "--ray-workers", "2", "--cpu",
+                                                                 "--comfyui", str(lab.server.comfyui)]
+    return args + [f"--comfy-arg={f}" for f in flags if f != "--cpu"] + list(extra)
+
+
+def worker_servers() -> list:
+    """The ComfyUI processes the Ray workers started (their parent is a Ray actor process)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "main.py" in (p.info["cmdline"] or []) and "ray::" in " ".join(p.parent().cmdline()):
+                found.append(p)
+        except (psutil.Error, AttributeError):
+            continue
+    return found
+
+
+def busy(process) -> bool:
+    cmd = process.cmdline()
+    try:
+        url = f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}/queue"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return bool(json.loads(r.read()).get("queue_running"))
+    except (OSError, ValueError):
+        return False
+
+
+def test_ray_runs_the_batch_on_its_workers_and_retries_an_item_whose_worker_died(lab, tmp_path):
+    """A local Ray cluster, two workers each owning a ComfyUI; one worker's ComfyUI is killed mid-batch: Ray
+    restarts the worker, the item runs again, and --out holds every item's files as a local run would."""
+    (tmp_path / "seeds.txt").write_text("11\n12\n13\n14\n")
+    args = ray_args(lab, tmp_path, tmp_path / "out", ["--batch", f"Character Scene.seed={tmp_path / 'seeds.txt'}",
+                                                     "--set", "Character Scene.steps=6"])
+    proc = subprocess.Popen([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        victim, deadline = None, time.monotonic() + 400
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            victim = next((p for p in worker_servers() if busy(p)), None)  # a worker in the middle of an item
+            time.sleep(0.5)
+        assert victim is not None, "no Ray worker ran an item"
+        victim.kill()
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    summary = json.loads((tmp_path / "out" / "likeness-run.json").read_text())
+    assert summary["done"] == 4 and all(r["server"].startswith("ray:") for r in summary["results"])
+    files = [f for r in summary["results"] for f in r["files"]]
+    assert len(files) == len(set(files)) == 12 and all((tmp_path / "out" / f).is_file() for f in files)
+    pngs = saved_pngs(tmp_path / "out")
+    assert len(pngs) == 4 and len({p.read_bytes() for p in pngs}) == 4
+    assert "kept the identity" in output
+    assert worker_servers() == [], "a worker's ComfyUI outlived the run"
+
+
+def test_ray_without_ray_installed_says_how_to_install_it(lab, tmp_path):
+    code = ("import sys; sys.modules['ray'] = None; from likeness.__main__ import main; "
+            f"sys.exit(main(['run'] + {ray_args(lab, tmp_path, tmp_path / 'out')!r}))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "pip install -r requirements-ray.txt" in res.stderr, res.stderr

@@ -37,6 +37,19 @@ def item_subfolder(index: int, subfolder: str, filename: str) -> str:
     return "/".join(p for p in (subfolder, item) if p) if _COUNTER.search(filename) else subfolder
 
 
+def fetch_outputs(client: ComfyClient, graph: dict, outputs: dict) -> list[dict]:
+    """Per output node: its title, the text it showed, its saved files as (subfolder, name, bytes) and its dataset
+    records. Runs where the server is (on a Ray worker too), so only bytes travel back."""
+    fetched = []
+    for node_id, out in outputs.items():
+        refs = [r for r in list(out.get("images") or []) + list(out.get("files") or [])
+                if r.get("type", "output") == "output"]  # previews live in temp/
+        fetched.append({"title": graph_edit.title_of(graph, node_id), "text": [str(t) for t in out.get("text") or []],
+                        "files": [(r.get("subfolder", ""), r["filename"], client.fetch(r)) for r in refs],
+                        "metadata": list(out.get("metadata") or [])})
+    return fetched
+
+
 @dataclass
 class Job:
     graph: dict                                            # API graph with every --set applied
@@ -220,19 +233,19 @@ class BatchRunner:
 
     def _collect(self, client: ComfyClient, graph: dict, outputs: dict, item: ItemResult,
                  written: list[Path]) -> None:
-        for node_id, out in outputs.items():
-            title = graph_edit.title_of(graph, node_id)
-            if out.get("text"):
-                item.texts[title] = [str(t) for t in out["text"]]
-            for ref in list(out.get("images") or []) + list(out.get("files") or []):
-                if ref.get("type", "output") != "output":
-                    continue  # previews live in temp/
-                subfolder = item_subfolder(item.index, ref.get("subfolder", ""), ref["filename"])
-                dest = self._dest(subfolder, ref["filename"])
-                atomic_write(dest, client.fetch(ref))
+        self._store(item, fetch_outputs(client, graph, outputs), written)
+
+    def _store(self, item: ItemResult, fetched: list[dict], written: list[Path]) -> None:
+        """Write what `fetch_outputs` brought back under --out, named for this item."""
+        for out in fetched:
+            if out["text"]:
+                item.texts[out["title"]] = out["text"]
+            for subfolder, filename, data in out["files"]:
+                dest = self._dest(item_subfolder(item.index, subfolder, filename), filename)
+                atomic_write(dest, data)
                 written.append(dest)
                 item.files.append(dest.relative_to(self.out).as_posix())
-            for meta in out.get("metadata") or []:
+            for meta in out["metadata"]:
                 with self._files_lock:
                     writer.append_metadata(self._dest(meta["subfolder"], writer.METADATA).parent, [meta["record"]])
 

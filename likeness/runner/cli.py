@@ -50,12 +50,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--comfy-arg", action="append", default=[], metavar="ARG",
                    help="embedded server: an extra ComfyUI argument, e.g. --comfy-arg=--lowvram (repeatable)")
     p.add_argument("--cpu", action="store_true", help="embedded server: run ComfyUI on the CPU")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run the items on a Ray cluster (ADDRESS, 'auto', or none for a local one); every node needs "
+                        "COMFYUI_PATH and the models (pip install -r requirements-ray.txt)")
+    p.add_argument("--ray-workers", type=int, help="with --ray: how many ComfyUI workers (default: one per GPU, "
+                                                   "or one per node without GPUs)")
     p.add_argument("--quiet", action="store_true", help="print only the results")
     return p
 
 
-def build_job(args, first: ComfyClient) -> Job:
+def build_job(args, first: ComfyClient | None) -> Job:
     doc = graph_edit.load(args.workflow)
+    if graph_edit.is_ui(doc) and first is None:
+        raise graph_edit.WorkflowError(f"{args.workflow} is in UI format; with --ray give its API format (Export "
+                                       "(API) in ComfyUI) or a shipped workflow.")
     if graph_edit.is_ui(doc):
         from ..workflows.convert import ui_to_api
         from ..workflows.specs import specs
@@ -156,18 +164,23 @@ def run(args, plan=None, after=None) -> int:
     out = Path(args.out)
     image_args(args)
     with contextlib.ExitStack() as stack:
-        if args.server:
+        if args.ray is not None:
+            if args.server:
+                raise LikenessError("--ray and --server do not mix: the Ray workers start their own ComfyUI.")
+            clients = []
+        elif args.server:
             clients = reachable(args.server)
         else:
             clients = [ComfyClient(stack.enter_context(_embedded(args)).url)]
-        job = build_job(args, clients[0])
+        job = build_job(args, clients[0] if clients else None)
         if plan:
             plan(job)
         for client in clients:
             check_models(job.graph, client, args.workflow)
         job_key = fingerprint(job)
-        printer = ProgressPrinter(job.graph, show_item=len(clients) > 1 or len(job.items) > 1,
-                                  live=None if len(clients) == 1 else False)
+        several = len(clients) != 1
+        printer = ProgressPrinter(job.graph, show_item=several or len(job.items) > 1, live=None if not several
+                                  else False)
         if args.quiet:
             printer.event = lambda item, msg: None
 
@@ -179,8 +192,16 @@ def run(args, plan=None, after=None) -> int:
             else:
                 printer.message(f"item {item.index + 1}/{len(job.items)} {item.status}: {item.error}")
 
-        runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done,
-                             previous=previous_results(out, job_key))
+        previous = previous_results(out, job_key)
+        if args.ray is not None:
+            from .ray_runner import RayRunner
+
+            extra = (["--cpu"] if args.cpu else []) + args.comfy_arg
+            runner = RayRunner(job, args.ray, out, args.comfyui, extra, args.ray_workers, on_event=printer.event,
+                               on_done=done, previous=previous)
+            runner.check_models(args.workflow)
+        else:
+            runner = BatchRunner(job, clients, out, on_event=printer.event, on_done=done, previous=previous)
         resumed = sum(r.resumed for r in runner.results)
         if resumed:
             printer.message(f"{resumed} of {len(job.items)} item(s) already done in {out}; running the rest")

@@ -44,6 +44,7 @@ class ComfyProcess:
             self.temp.append(Path(log_path))
         self.log_path = Path(log_path)
         self.proc: subprocess.Popen | None = None
+        self.die_with_parent = False  # a Ray worker's server must not outlive the worker when it is killed
 
     def start(self, timeout: float = 300) -> "ComfyProcess":
         try:
@@ -61,7 +62,8 @@ class ComfyProcess:
         with open(self.log_path, "wb") as log:
             # its own session: a Ctrl-C in the terminal reaches the runner, which cancels and then stops it
             self.proc = subprocess.Popen(cmd, cwd=self.comfyui, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                                         preexec_fn=_die_with_parent if self.die_with_parent else None)
         deadline = time.monotonic() + timeout
         while not self.client.alive():
             if self.proc.poll() is not None:
@@ -111,6 +113,16 @@ class ComfyProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def pack_loaded_by(comfyui: Path) -> bool:
