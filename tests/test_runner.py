@@ -358,14 +358,19 @@ def sweep_cli(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_sweep_runs_every_combination_records_failures_and_writes_the_matrix(lab, tmp_path):
     out = tmp_path / "sweep"
-    args = cli_args(lab, "faceswap-fast", out) + ["--axis", "Face Swap.weight=1.0,0.5",
+    args = cli_args(lab, "faceswap-fast", out) + ["--axis", "Face Swap.weight=1.0,0.5", "--seeds", "2",
                                                   "--axis", "Face Swap.target_index=0,5"]  # face 5 does not exist
     res = sweep_cli(args)
-    assert res.returncode == 1, res.stdout + res.stderr  # two of four combinations fail: recorded, not fatal
+    assert res.returncode == 1, res.stdout + res.stderr  # half the combinations fail: recorded, not fatal
     with open(out / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert sorted((r["Face Swap.weight"], r["Face Swap.target_index"], r["verdict"] in ("pass", "fail"))
-                  for r in rows) == [("0.5", "0", True), ("0.5", "5", False), ("1.0", "0", True), ("1.0", "5", False)]
+    seed = json.loads((REPO / "workflows" / "api" / "faceswap-fast.json").read_text())
+    seed = next(n for n in seed.values() if n["_meta"]["title"] == "Sampler")["inputs"]["seed"]
+    assert sorted((r["Face Swap.weight"], r["Face Swap.target_index"], r["seed"], r["verdict"] in ("pass", "fail"))
+                  for r in rows) == sorted((w, t, str(seed + k), t == "0") for w in ("1.0", "0.5") for t in "05"
+                                           for k in range(2))
+    images = [out / r["file"] for r in rows if r["file"]]
+    assert len(images) == 4 and len({p.read_bytes() for p in images}) == 4  # 4 cells x seeds, none overwritten
     failed = [r for r in rows if r["Face Swap.target_index"] == "5"]
     assert all(r["verdict"] == "failed" and "only 1 face" in r["error"] for r in failed)
     scored = [r for r in rows if r["verdict"] in ("pass", "fail")]
@@ -379,8 +384,8 @@ def test_sweep_runs_every_combination_records_failures_and_writes_the_matrix(lab
     assert "Face Swap.weight: " in res.stdout and "too few images to tell apart" in res.stdout
     history = len(lab.server.client._json("GET", "/history"))
     again = sweep_cli(args)  # resumes: the done combinations are not queued again, the failed ones are retried
-    assert "2 of 4 item(s) already done" in again.stdout + again.stderr
-    assert len(lab.server.client._json("GET", "/history")) == history + 2
+    assert "4 of 8 item(s) already done" in again.stdout + again.stderr
+    assert len(lab.server.client._json("GET", "/history")) == history + 4
 
 
 @pytest.mark.parametrize("axis,message", [
@@ -463,3 +468,34 @@ def test_ray_without_ray_installed_says_how_to_install_it(lab, tmp_path):
             f"sys.exit(main(['run'] + {ray_args(lab, tmp_path, tmp_path / 'out')!r}))")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "pip install -r requirements-ray.txt" in res.stderr, res.stderr
+
+
+def test_the_matrix_counts_pass_rates_per_value_pair_and_cell():
+    from likeness.identity import matrix
+
+    def row(lora, scene, verdict, sim):
+        return {"LoRA": lora, "Scene": scene, "verdict": verdict, "similarity": sim, "file": ""}
+
+    table = [row("1.0", "dark", "pass", 0.6), row("1.0", "dark", "fail", 0.3), row("1.0", "bright", "pass", 0.7),
+             row("0.5", "dark", "fail", 0.2), row("0.5", "bright", "pass", 0.5), row("0.5", "bright", "no face", 0.0),
+             {"LoRA": "0.5", "Scene": "dark", "verdict": "failed", "similarity": None, "file": ""}]
+    assert matrix.stats(matrix.group(table, LoRA="1.0")) == {"n": 3, "passed": 2, "rate": 2 / 3,
+                                                            "mean": pytest.approx(1.6 / 3), "failed": 0}
+    cell = matrix.stats(matrix.group(table, LoRA="0.5", Scene="dark"))
+    assert (cell["n"], cell["passed"], cell["failed"]) == (1, 0, 1)  # a failed run is no image: not in the rate
+    assert matrix.stats(matrix.group(table, Scene="bright"))["rate"] == pytest.approx(2 / 3)  # no face = not kept
+    [lora, scene] = matrix.verdicts(table, ["LoRA", "Scene"])
+    assert lora.startswith("LoRA: 1.0: 67% (n=3) vs 0.5: 33% (n=3)") and "too few images" in lora
+    assert "| dark | 33% (n=3) | 0.367 | 1 |" in matrix.markdown(table, ["LoRA", "Scene"])
+
+
+def test_the_starter_sweep_plans_on_the_shipped_workflow():
+    from likeness.runner import graph_edit, sweep
+
+    graph = graph_edit.load("character-scene")
+    axes = [sweep.parse_axis(f"Character Scene.instruction=@{REPO / 'sweeps' / 'scene-families.txt'}"),
+            sweep.parse_axis("Character Scene.denoise=0.6,0.8")]
+    items, images, cells = sweep.plan_items(graph, axes, [], "Reference", 3, 500)
+    assert len(items) == len(cells) == 8 * 2 * 3 and images == []
+    assert len({(c["Character Scene.instruction"], c["Character Scene.denoise"], c["seed"]) for c in cells}) == 48
+    assert all(i["Character Scene.seed"] == c["seed"] for i, c in zip(items, cells))

@@ -69,18 +69,28 @@ def reference_photos(folder: str) -> list[Path]:
     return photos
 
 
+SEED_INPUTS = ((cli.SEED_TITLE, "value"), ("Sampler", "seed"), ("Character Scene", "seed"))
+
+
+def seed_input(graph: dict) -> tuple[str, int]:
+    """The input --seeds counts up from ('Title.input', its value): a 'Seed' node, else the sampler's seed."""
+    for title, name in SEED_INPUTS:
+        try:
+            value = graph[graph_edit.find_node(graph, title)].get("inputs", {}).get(name)
+        except WorkflowError:
+            continue
+        if isinstance(value, int):
+            return f"{title}.{name}", value
+    raise WorkflowError("--seeds needs a seed to count up: a node titled 'Seed' (value), 'Sampler' or 'Character "
+                        "Scene' (seed); this workflow has none of them.")
+
+
 def plan_items(graph: dict, axes: list[Axis], refs: list[Path], ref_title: str, seeds: int,
                max_items: int) -> tuple[list[dict], list[dict], list[dict]]:
     """(runner items, per-item images, per-item axis values) for every combination x seed."""
     for axis in axes:
         check_axis(graph, axis)
-    seed_base = None
-    if seeds > 1:
-        try:
-            seed_base = graph[graph_edit.find_node(graph, cli.SEED_TITLE)]["inputs"]["value"]
-        except (WorkflowError, KeyError):
-            raise WorkflowError(f"--seeds needs a node titled '{cli.SEED_TITLE}' with a value input; this workflow "
-                                "has none.") from None
+    seed_key, seed_base = seed_input(graph) if seeds > 1 else (None, None)
     if refs:
         graph_edit.find_node(graph, ref_title)
     combos = list(itertools.product(*[a.values for a in axes], *([refs] if refs else []), range(max(1, seeds))))
@@ -95,9 +105,8 @@ def plan_items(graph: dict, axes: list[Axis], refs: list[Path], ref_title: str, 
         if refs:
             images.append({ref_title: rest[0]})
             cell[REF_AXIS] = rest[0].name
-        if seed_base is not None:
-            sets[f"{cli.SEED_TITLE}.value"] = str(int(seed_base) + rest[-1])
-            cell["seed"] = sets[f"{cli.SEED_TITLE}.value"]
+        if seed_key:
+            sets[seed_key] = cell["seed"] = str(int(seed_base) + rest[-1])
         items.append(sets)
         cells.append(cell)
     return items, images, cells
