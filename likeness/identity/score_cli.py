@@ -128,7 +128,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", help="your ComfyUI models folder (for the buffalo_l/antelopev2 backends)")
     p.add_argument("--threshold", type=float, help="override the calibrated pass threshold")
     p.add_argument("--reference-face", default="single",
-                   help="which face of a reference photo: single (error if several), largest, or an index from the left")
+                   help="which face of a reference photo: single (error if several), largest, or an index from "
+                        "the left")
     args = p.parse_args(argv)
     try:
         report = run(args.images, args.reference, args.out, args.keep, args.backend, args.models, args.threshold,

@@ -44,7 +44,14 @@ class Worker:
         found = find_comfyui(comfyui or os.environ.get("COMFYUI_PATH"))
         if found is None:
             raise LikenessError("No ComfyUI on this Ray node: set COMFYUI_PATH there (or pass --comfyui).")
-        self.server = embedded_comfyui(found, comfy_args)
+        # its own output and temp folders: two workers on one node never number a file the same (the outputs
+        # travel back by /view, so nothing needs to stay there)
+        import tempfile
+
+        work = Path(tempfile.mkdtemp(prefix="likeness-ray-worker-"))
+        self.server = embedded_comfyui(found, [*comfy_args, "--output-directory", str(work / "output"),
+                                               "--temp-directory", str(work / "temp")])
+        self.server.temp.append(work)
         self.server.die_with_parent = True
         self.server.start()
         self.client = self.server.client
