@@ -102,7 +102,18 @@ def release() -> int:
             torch.cuda.empty_cache()
     except ImportError:
         pass
+    _trim_heap()
     return count
+
+
+def _trim_heap() -> None:
+    """glibc keeps freed model memory in its arenas; hand it back to the system (Linux only, harmless elsewhere)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass(frozen=True)
