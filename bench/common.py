@@ -123,3 +123,11 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS) -> None:
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     atomic_write(path, new)
+
+
+def publish(name: str, text: str, write: bool = True) -> int:
+    """Print a result section and, unless told not to, put it into BENCHMARKS.md; the exit status of a bench."""
+    print(text)
+    if write:
+        write_section(name, text)
+    return 0

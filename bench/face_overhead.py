@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, machine, markdown_table, median, write_section
+from common import REPO, machine, markdown_table, median, publish
 
 sys.path.insert(0, str(REPO / "tests"))
 SIZES = {"1080p": (1920, 1080), "4K": (3840, 2160)}
@@ -150,10 +150,7 @@ def main() -> int:
         "`INSwapper.get(paste_back=True)` on the known faces (no detection, no conversion).",
         markdown_table(["frame", "faces/image", "batch", "path", "ms/face", "in models", "non-model ms/face"], rows),
     ])
-    print(text)
-    if not args.no_write:
-        write_section("face-overhead", text)
-    return 0
+    return publish("face-overhead", text, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, machine, markdown_table, write_section
+from common import REPO, machine, markdown_table, publish
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -99,10 +99,7 @@ def main() -> int:
         markdown_table(["moment", "server RSS MiB", "pack cache MB (GET /likeness/models)"], rows),
         f"Unload models gave back {freed} MiB of the {rows[1][1] - rows[0][1]} MiB the run added.",
     ])
-    print(text)
-    if not args.no_write:
-        write_section("model-release", text)
-    return 0
+    return publish("model-release", text, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, machine, markdown_table, write_section
+from common import REPO, machine, markdown_table, publish
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -117,10 +117,7 @@ def main() -> int:
         "it does beyond the floor: content-named uploads, per-item folders, likeness-run.json); a generation takes "
         "4-80 s.",
     ])
-    print(text)
-    if not args.no_write:
-        write_section("runner-bench", text)
-    return 0
+    return publish("runner-bench", text, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import comfy.lora
+import comfy.lora_convert
 import comfy.sd
 import comfy.utils
 import folder_paths
@@ -85,6 +86,7 @@ class LikenessApplyLoraStack(io.ComfyNode):
             if not lora.looks_like_lora(sd.keys()):
                 raise BadInputError(f"{entry.name} is not a LoRA (no lora_up/lora_down/lora_A/lora_B keys). "
                                     "Is it a full model? Load it with Load Diffusion Model instead.")
+            sd = comfy.lora_convert.convert_lora(sd)  # what core applies: judge the LoRA by the same keys
             patches = comfy.lora.load_lora(sd, key_map, log_missing=False)
             total = len(lora.lora_modules(sd.keys()))
             if not patches:

@@ -65,15 +65,20 @@ def swap_graph(target, source, **swap_inputs):
             "swap": {"class_type": "LikenessFaceSwap", "inputs": inputs}}
 
 
-def test_swap_then_restore_only_the_swapped_face(face_models, faces_dir):
-    target = face_models.upload(faces_dir / "two_people.jpg")
-    source = face_models.upload(faces_dir / "obama_1.jpg")
-    graph = swap_graph(target, source)
+def with_restore(graph, visibility=1.0):
+    """Face Restore (GFPGAN) on the faces Face Swap swapped."""
     graph["rest"] = {"class_type": "LikenessFaceRestorerLoader", "inputs": {"restorer": "GFPGANv1.4.pth",
                                                                            "device": "auto"}}
     graph["restore"] = {"class_type": "LikenessFaceRestore",
                         "inputs": {"image": ["swap", 0], "analyzer": ["an", 0], "restorer": ["rest", 0],
-                                   "visibility": 1.0, "only_in_mask": ["swap", 1]}}
+                                   "visibility": visibility, "only_in_mask": ["swap", 1]}}
+    return graph
+
+
+def test_swap_then_restore_only_the_swapped_face(face_models, faces_dir):
+    target = face_models.upload(faces_dir / "two_people.jpg")
+    source = face_models.upload(faces_dir / "obama_1.jpg")
+    graph = with_restore(swap_graph(target, source))
     graph["save_swap"] = {"class_type": "SaveImage", "inputs": {"images": ["swap", 0], "filename_prefix": "swap"}}
     graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["restore", 0], "filename_prefix": "restored"}}
     # the baseline is the photo as this ComfyUI decodes it (0.33 decodes JPEG with PyAV, not PIL)
@@ -163,12 +168,8 @@ def test_unload_models_releases_the_face_models_and_the_next_run_reloads_them(fa
     """ComfyUI's "Unload models" (POST /free) empties the pack's model cache too (GET /likeness/models shows it)."""
     import time
 
-    graph = swap_graph(face_models.upload(faces_dir / "two_people.jpg"), face_models.upload(faces_dir / "obama_1.jpg"))
-    graph["rest"] = {"class_type": "LikenessFaceRestorerLoader", "inputs": {"restorer": "GFPGANv1.4.pth",
-                                                                           "device": "auto"}}
-    graph["restore"] = {"class_type": "LikenessFaceRestore",
-                        "inputs": {"image": ["swap", 0], "analyzer": ["an", 0], "restorer": ["rest", 0],
-                                   "visibility": 0.9, "only_in_mask": ["swap", 1]}}
+    graph = with_restore(swap_graph(face_models.upload(faces_dir / "two_people.jpg"),
+                                    face_models.upload(faces_dir / "obama_1.jpg")), visibility=0.9)
     graph["save"] = {"class_type": "SaveImage", "inputs": {"images": ["restore", 0], "filename_prefix": "unload"}}
     loaded = lambda: {m["kind"] for m in face_models.client._json("GET", "/likeness/models")["models"]}  # noqa: E731
     first = face_models.images(face_models.run(graph), "save")[0]

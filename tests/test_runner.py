@@ -134,7 +134,7 @@ def dataset_checks(out: Path, prompts: list[str]) -> list[dict]:
 
 def test_dataset_enrichment_batch_over_two_servers_survives_one_dying(lab, tmp_path):
     other = ComfyServer(lab.base / f"b{time.monotonic_ns()}", models_dir=lab.server.models_dir).start()
-    prompts = [f"scene number {i}, walking in a park" for i in range(5)]
+    prompts = [f"scene number {i}, walking in a park" for i in range(8)]
     (tmp_path / "scenes.txt").write_text("\n".join(prompts) + "\n")
     args = cli_args(lab, "dataset-enrichment", tmp_path / "out", servers=[lab.server.url, other.url],
                     extra=["Identity Gate.if_none_pass=keep best", "Character Scene.steps=4"])
@@ -156,7 +156,7 @@ def test_dataset_enrichment_batch_over_two_servers_survives_one_dying(lab, tmp_p
     assert killed, "the second server was never seen running an item"
     assert proc.returncode == 0, output
     records = dataset_checks(tmp_path / "out", prompts)
-    assert len(records) == 5
+    assert len(records) == 8 and len({r["file"] for r in records}) == 8  # every item once, none overwritten
     summary = json.loads((tmp_path / "out" / "likeness-run.json").read_text())
     retried = [r for r in summary["results"] if len(r["attempts"]) == 2]
     assert retried and all(r["attempts"] == [other.url, lab.server.url] for r in retried), summary
@@ -439,7 +439,7 @@ def test_ray_runs_the_batch_on_its_workers_and_retries_an_item_whose_worker_died
     restarts the worker, the item runs again, and --out holds every item's files as a local run would."""
     (tmp_path / "seeds.txt").write_text("11\n12\n13\n14\n")
     args = ray_args(lab, tmp_path, tmp_path / "out", ["--batch", f"Character Scene.seed={tmp_path / 'seeds.txt'}",
-                                                     "--set", "Character Scene.steps=6"])
+                                                     "--set", "Character Scene.steps=30"])
     proc = subprocess.Popen([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
@@ -447,7 +447,9 @@ def test_ray_runs_the_batch_on_its_workers_and_retries_an_item_whose_worker_died
         while victim is None and time.monotonic() < deadline and proc.poll() is None:
             victim = next((p for p in worker_servers() if busy(p)), None)  # a worker in the middle of an item
             time.sleep(0.5)
-        assert victim is not None, "no Ray worker ran an item"
+        if victim is None:
+            proc.kill()
+            raise AssertionError("no Ray worker was seen running an item:\n" + proc.communicate()[0][-3000:])
         victim.kill()
         output, _ = proc.communicate(timeout=600)
     finally:
@@ -461,6 +463,22 @@ def test_ray_runs_the_batch_on_its_workers_and_retries_an_item_whose_worker_died
     assert len(pngs) == 4 and len({p.read_bytes() for p in pngs}) == 4
     assert "kept the identity" in output
     assert worker_servers() == [], "a worker's ComfyUI outlived the run"
+    # the same batch through the local runner: per item the same folder, the same image, the same verdicts (file
+    # numbers are each server's own counter)
+    local = tmp_path / "local"
+    args = cli_args(lab, "character-scene", local, extra=["Character Scene.steps=30"])
+    res = run_cli(args + ["--batch", f"Character Scene.seed={tmp_path / 'seeds.txt'}"])
+    assert res.returncode == 0, res.stdout + res.stderr
+
+    def per_item(root):
+        return {p.parent.name: (np.array(Image.open(p)), [s["verdict"] for s in json.loads(
+            next(p.parent.glob("*_identity.json")).read_text())["scores"]]) for p in saved_pngs(root)}
+
+    ours, theirs = per_item(tmp_path / "out"), per_item(local)
+    assert sorted(ours) == sorted(theirs) == [f"item0000{i}" for i in range(1, 5)]
+    for item, (pixels, verdicts) in ours.items():  # Ray gives a worker 1 CPU thread: float sums in another order
+        diff = np.abs(pixels.astype(int) - theirs[item][0].astype(int))
+        assert diff.mean() < 1.0 and verdicts == theirs[item][1], (item, diff.mean(), diff.max())
 
 
 def test_ray_without_ray_installed_says_how_to_install_it(lab, tmp_path):
@@ -499,3 +517,30 @@ def test_the_starter_sweep_plans_on_the_shipped_workflow():
     assert len(items) == len(cells) == 8 * 2 * 3 and images == []
     assert len({(c["Character Scene.instruction"], c["Character Scene.denoise"], c["seed"]) for c in cells}) == 48
     assert all(i["Character Scene.seed"] == c["seed"] for i, c in zip(items, cells))
+
+
+def test_a_batch_stopped_with_ctrl_c_resumes_without_redoing_what_was_finished(lab, tmp_path):
+    (tmp_path / "seeds.txt").write_text("21\n22\n23\n")
+    out = tmp_path / "out"
+    args = cli_args(lab, "character-scene", out) + ["--batch", f"Character Scene.seed={tmp_path / 'seeds.txt'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "likeness", "run", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in proc.stdout:  # the runner says when an item is done
+        seen += line
+        if "item 1/3 done" in line or "item 2/3 done" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    output = seen + output
+    assert proc.returncode == 130, output
+    summary = json.loads((out / "likeness-run.json").read_text())
+    done = [r for r in summary["results"] if r["status"] == "done"]
+    assert 1 <= len(done) < 3 and all((out / f).is_file() for r in done for f in r["files"])
+    kept = {f: (out / f).read_bytes() for r in done for f in r["files"]}
+    history = len(lab.server.client._json("GET", "/history"))
+    again = run_cli(args)
+    assert again.returncode == 0 and f"{len(done)} of 3 item(s) already done" in again.stdout + again.stderr
+    assert len(lab.server.client._json("GET", "/history")) == history + 3 - len(done)
+    assert all((out / f).read_bytes() == data for f, data in kept.items()), "a finished item was redone"
+    assert len(saved_pngs(out)) == 3

@@ -135,8 +135,11 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
         for s, face, reason in pairs:
             latent = latents[s]
             if opts.weight != 1.0:  # blends toward the target's own identity: needs it in the swapper's space
-                embedding.require_same(face.space or "dlib_128", SWAPPER_SPACE, "weight != 1: the target face",
-                                       "Choose the buffalo_l pack in Face Analyzer, or set weight to 1.")
+                fix = "Choose the buffalo_l pack in Face Analyzer, or set weight to 1."
+                if face.space is None:
+                    raise BadInputError(f"weight != 1 blends in the target face's identity, but the face analyzer "
+                                        f"has no recogniser. {fix}")
+                embedding.require_same(face.space, SWAPPER_SPACE, "weight != 1: the target face", fix)
                 latent = swapper.latent(sources[s], face.embedding, opts.weight)
             new, old, matrix = swapper.swap_face(out, face, latent, opts.pixel_boost)
             mask = soft_mask(new.shape[0], opts.erode, opts.feather)
