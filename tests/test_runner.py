@@ -544,3 +544,13 @@ def test_a_batch_stopped_with_ctrl_c_resumes_without_redoing_what_was_finished(l
     assert len(lab.server.client._json("GET", "/history")) == history + 3 - len(done)
     assert all((out / f).read_bytes() == data for f, data in kept.items()), "a finished item was redone"
     assert len(saved_pngs(out)) == 3
+
+
+def test_a_node_that_fails_on_a_ray_worker_is_recorded_with_comfyuis_message(lab, tmp_path):
+    flags = ComfyServer(tmp_path / "worker", models_dir=lab.server.models_dir).comfy_args(with_pack=False)
+    args = cli_args(lab, "faceswap-fast", tmp_path / "out", servers=[], extra=["Face Swap.target_index=5"])
+    args += ["--ray", "--ray-workers", "1", "--cpu", "--comfyui", str(lab.server.comfyui)]
+    res = run_cli(args + [f"--comfy-arg={f}" for f in flags if f != "--cpu"])
+    assert res.returncode == 1, res.stdout + res.stderr
+    [item] = json.loads((tmp_path / "out" / "likeness-run.json").read_text())["results"]
+    assert item["status"] == "failed" and "only 1 face" in item["error"] and item["files"] == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 import threading
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .. import PACK
 from ..errors import LikenessError
 from . import graph_edit
 from .batch import BatchRunner, ItemResult, fetch_outputs
-from .client import ComfyError, ExecutionFailed, ServerUnavailable
+from .client import ComfyError, ServerUnavailable
 
 RETRIES = 2  # restarts of a dead actor, and retries of the item it was running
 SHIP_EXCLUDES = [".git", ".venv", ".cache", ".gpu-carry", "tests", "bench", "*.pyc"]
@@ -77,10 +78,10 @@ class Worker:
 
         try:
             outputs = self.client.run(graph, on_event, timeout, prompt_id=prompt_id)
-        except ExecutionFailed as e:  # travels as a plain error: the driver records it, Ray must not retry it
-            return {"error": str(e), "interrupted": e.interrupted}
         except ServerUnavailable:  # our ComfyUI died: end this actor so Ray restarts it and retries the item
             os._exit(1)
+        except ComfyError as e:  # a rejected graph or a failed node travels as text: recorded, never retried
+            return {"error": str(e), "interrupted": getattr(e, "interrupted", False)}
         finally:
             self.prompt_id = None
         return {"outputs": fetch_outputs(self.client, graph, outputs), "node": self.node()}
@@ -164,7 +165,7 @@ class RayRunner(BatchRunner):
 
     def _submit(self, worker, item: ItemResult):
         graph, uploads = self._graph(item)
-        item.prompt_id = hashlib.sha1(f"{item.index}{graph}".encode()).hexdigest()  # noqa: S324 - an id, not a seal
+        item.prompt_id = str(uuid.uuid4())  # current ComfyUI accepts only UUIDs
         item.attempts.append("ray")
         return worker.run_item.remote(graph, uploads, item.prompt_id, self.job.timeout, self.events, item.index)
 
