@@ -37,6 +37,13 @@ def item_subfolder(index: int, subfolder: str, filename: str) -> str:
     return "/".join(p for p in (subfolder, item) if p) if _COUNTER.search(filename) else subfolder
 
 
+def content_named(path: str | Path) -> tuple[str, bytes]:
+    """(upload name, bytes) of a local photo, named by its content: two different me.jpg never overwrite each
+    other on a server."""
+    data = Path(path).read_bytes()
+    return f"likeness-{hashlib.sha256(data).hexdigest()[:16]}{Path(path).suffix.lower()}", data
+
+
 def fetch_outputs(client: ComfyClient, graph: dict, outputs: dict) -> list[dict]:
     """Per output node: its title, the text it showed, its saved files as (subfolder, name, bytes) and its dataset
     records. Runs where the server is (on a Ray worker too), so only bytes travel back."""
@@ -217,13 +224,15 @@ class BatchRunner:
             t.join(30)  # let downloads finish or clean up after themselves
 
     # -- one item ----------------------------------------------------------------------------------------------
+    def _images(self, item: ItemResult) -> dict[str, Path]:
+        """Load Image title -> local file for this item: the job's --image photos and the item's own."""
+        return {**self.job.images, **(self.job.item_images[item.index] if self.job.item_images else {})}
+
     def _prepare(self, item: ItemResult, client: ComfyClient, uploaded: dict) -> dict:
         graph = copy.deepcopy(self.job.graph)
-        images = {**self.job.images, **(self.job.item_images[item.index] if self.job.item_images else {})}
-        for title, path in images.items():
-            if str(path) not in uploaded:  # named by content: two different me.jpg never overwrite each other
-                data = Path(path).read_bytes()
-                name = f"likeness-{hashlib.sha256(data).hexdigest()[:16]}{Path(path).suffix.lower()}"
+        for title, path in self._images(item).items():
+            if str(path) not in uploaded:
+                name, data = content_named(path)
                 uploaded[str(path)] = client.upload_image(data, name)
             node = graph[graph_edit.find_node(graph, title)]
             node.setdefault("inputs", {})["image"] = uploaded[str(path)]

@@ -10,16 +10,17 @@ Ray is an optional extra (`pip install -r requirements-ray.txt`); nothing else i
 """
 from __future__ import annotations
 
-import hashlib
+import copy
 import os
-import uuid
+import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 from .. import PACK
 from ..errors import LikenessError
 from . import graph_edit
-from .batch import BatchRunner, ItemResult, fetch_outputs
+from .batch import BatchRunner, ItemResult, content_named, fetch_outputs
 from .client import ComfyError, ServerUnavailable
 
 RETRIES = 2  # restarts of a dead actor, and retries of the item it was running
@@ -47,8 +48,6 @@ class Worker:
             raise LikenessError("No ComfyUI on this Ray node: set COMFYUI_PATH there (or pass --comfyui).")
         # its own output and temp folders: two workers on one node never number a file the same (the outputs
         # travel back by /view, so nothing needs to stay there)
-        import tempfile
-
         work = Path(tempfile.mkdtemp(prefix="likeness-ray-worker-"))
         self.server = embedded_comfyui(found, [*comfy_args, "--output-directory", str(work / "output"),
                                                "--temp-directory", str(work / "temp")])
@@ -147,7 +146,7 @@ class RayRunner(BatchRunner):
         relay = threading.Thread(target=self._relay, daemon=True)
         relay.start()
         try:
-            while (self.pending or running) and not self.stopping:
+            while (running or (self.pending and idle)) and not self.stopping:  # all workers gone: stop
                 while idle and self.pending:
                     item, worker = self.pending.pop(0), idle.pop(0)
                     running[self._submit(worker, item)] = (worker, item)
@@ -171,16 +170,11 @@ class RayRunner(BatchRunner):
 
     def _graph(self, item: ItemResult) -> tuple[dict, dict]:
         """The item's graph with its --set values, and its images as (content name, bytes) per Load Image."""
-        import copy
-
         graph = copy.deepcopy(self.job.graph)
-        images = {**self.job.images, **(self.job.item_images[item.index] if self.job.item_images else {})}
         uploads = {}
-        for title, path in images.items():
-            if str(path) not in self.uploads:
-                data = Path(path).read_bytes()
-                self.uploads[str(path)] = (f"likeness-{hashlib.sha256(data).hexdigest()[:16]}"
-                                           f"{Path(path).suffix.lower()}", data)
+        for title, path in self._images(item).items():
+            if str(path) not in self.uploads:  # read once per run, whatever the number of items
+                self.uploads[str(path)] = content_named(path)
             uploads[title] = self.uploads[str(path)]
         for key, value in item.sets.items():
             graph_edit.assign(graph, f"{key}={value}")
