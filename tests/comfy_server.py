@@ -34,8 +34,10 @@ def comfyui_path() -> Path:
 
 
 class ComfyServer(ComfyProcess):
-    def __init__(self, base_dir: Path, models_dir: Path | None = None, port: int | None = None):
+    def __init__(self, base_dir: Path, models_dir: Path | None = None, port: int | None = None,
+                 frontend_root: Path | None = None):
         self.base = Path(base_dir)
+        self.frontend_root = frontend_root  # a comfyui-frontend-package's static folder; None serves no frontend
         self.base.mkdir(parents=True, exist_ok=True)
         self.models_dir = Path(models_dir) if models_dir else self.base / "models"
         self.input_dir, self.output_dir = self.base / "input", self.base / "output"
@@ -61,7 +63,7 @@ class ComfyServer(ComfyProcess):
 
     def comfy_args(self, with_pack: bool = True) -> list[str]:
         """The flags a CPU test server runs with (also handed to the runner's embedded server)."""
-        frontend = self.base / "frontend"
+        frontend = self.frontend_root or self.base / "frontend"
         for d in (frontend, self.input_dir, self.output_dir, self.base / "temp", self.base / "user"):
             d.mkdir(parents=True, exist_ok=True)
         return ["--cpu", "--front-end-root", str(frontend), "--database-url", "sqlite:///:memory:",

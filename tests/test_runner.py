@@ -15,67 +15,23 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from comfy_server import ComfyServer
-from fixtures.onnx_models import build_buffalo_pack, build_inswapper
+from fixtures.workflow_lab import SIDE, start_lab, tiny_sets
 
 REPO = Path(__file__).resolve().parents[1]
-SIDE = 256  # reference photo size; generated images are 128 x 128 (the same aspect: the replay detector scales)
-
-
-def reference_photo(faces_dir: Path, dest: Path):
-    """A square crop of a real photo and its face as dlib sees it (box + 5 keypoints)."""
-    from likeness.runtime import dlib_models
-
-    photo = Image.open(faces_dir / "obama_1.jpg").convert("RGB")
-    x1, y1, x2, y2 = 349, 142, 617, 409  # dlib's box (faces/README.md)
-    pad = (x2 - x1) // 2
-    square = photo.crop((x1 - pad, y1 - pad, x2 + pad, y2 + pad)).resize((SIDE, SIDE), Image.LANCZOS)
-    square.save(dest)
-    [(box, kps, _)] = dlib_models.detect(np.array(square))
-    return dest, (box, kps)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, faces_dir):
     """A server with the tiny Qwen models and the synthetic face models, plus what the runner needs to use it."""
-    from fixtures.restore_models import gfpgan_pth
-    from fixtures.tiny_qwen import tiny_qwen_files
-
-    base = tmp_path_factory.mktemp("runner")
-    server = ComfyServer(base / "a").start()
-    models = server.models_dir
-    tiny = tiny_qwen_files(models, str(server.comfyui))
-    ref, face = reference_photo(faces_dir, base / "reference.png")
-    build_buffalo_pack(models / "insightface" / "models" / "buffalo_l", [face], (SIDE, SIDE))
-    build_inswapper(models / "insightface" / "inswapper_128.onnx")
-    (models / "facerestore_models" / "GFPGANv1.4.pth").symlink_to(gfpgan_pth())
-    version = server.client._json("GET", "/system_stats")["system"]["comfyui_version"]
-    new_core = tuple(int(p) for p in version.split(".")[:3]) >= (0, 5, 0)
-    yield SimpleNamespace(server=server, tiny=tiny, reference=ref, base=base, new_core=new_core)
-    server.stop()
-
-
-def tiny_sets(lab, name: str) -> list[str]:
-    """--set overrides that point a shipped workflow at the tiny models and CPU-sized work."""
-    edit = name in ("character-scene", "dataset-enrichment")
-    dit = lab.tiny["dit_2511"] if edit and lab.new_core else lab.tiny["dit"]
-    sets = [f"Load Diffusion Model.unet_name={dit}", f"Load Text Encoder.clip_name={lab.tiny['te']}",
-            f"Load VAE.vae_name={lab.tiny['vae']}"]
-    if edit:
-        version = "2511" if lab.new_core else "2509"  # 2511 needs ComfyUI 0.5.0+
-        sets += ["Character Scene.steps=2", f"Character Scene.vae_megapixels={SIDE * SIDE / 2 ** 20}",
-                 f"Character Scene.version={version}"]
-    else:
-        sets += ["Sampler.steps=2", "Image Size.width=128", "Image Size.height=128"]
-    if name == "faceswap-fast":
-        sets += ["LoRA Stack.preset=None", f"LoRA Stack.lora_1={lab.tiny['lora_kohya']}"]  # stands in for Lightning
-    return sets
+    lab = start_lab(tmp_path_factory.mktemp("runner"), faces_dir)
+    yield lab
+    lab.server.stop()
 
 
 def run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:

@@ -159,3 +159,12 @@ def test_converter_refuses_subgraphs_and_unknown_nodes_with_a_way_out():
         convert.ui_to_api({"nodes": [], "links": [], "definitions": {"subgraphs": [{"id": "x"}]}}, {})
     with pytest.raises(convert.ConversionError, match="NoSuchNode.*not installed"):
         convert.ui_to_api({"nodes": [{"id": 1, "type": "NoSuchNode", "mode": 0}], "links": []}, {})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_frontends_download_links_are_only_files_it_will_download(name):
+    links = [m for node in ui(name)["nodes"] for m in node.get("properties", {}).get("models", [])]
+    assert links, "the Qwen files are offered for download in the missing-model dialog"
+    for link in links:  # the frontend lists anything else with an error instead of a download button
+        assert link["name"].endswith(shipped.FRONTEND_DOWNLOAD_SUFFIXES), link
+        assert link["url"].startswith(shipped.FRONTEND_DOWNLOAD_HOSTS), link

@@ -10,6 +10,7 @@ runner uses on workflows users save, so the two formats cannot drift apart.
 """
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -17,8 +18,12 @@ from ..errors import LikenessError
 from .specs import NodeSpec
 
 BYPASSED = 4  # litegraph node mode: skipped, inputs passed through (Ctrl+B in the UI)
-GROUP_COLORS = ["#3f789e", "#8A8", "#b06634", "#a1309b", "#88A", "#b58b2a", "#444"]
-NODE_WIDTH, COLUMN_GAP, NODE_GAP, GROUP_TOP = 340, 60, 30, 50
+GROUP_COLORS = ["#3f789e", "#8A8", "#b06634", "#a1309b", "#88A", "#b58b2a", "#8AA"]  # all readable on the dark theme
+NODE_WIDTH, COLUMN_GAP, NODE_GAP = 340, 60, 30
+GROUP_FONT = 24
+GROUP_TITLE = round(GROUP_FONT * 1.4)  # the band litegraph draws a group's title in
+NODE_TITLE = 30                        # drawn above a node's pos (LiteGraph.NODE_TITLE_HEIGHT)
+VIEW = {"scale": 0.7, "offset": [100, 200]}
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class Workflow:
         groups = self._layout(ui_nodes)
         return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-likeness/{self.name}")), "revision": 0,
                 "last_node_id": len(ui_nodes), "last_link_id": len(links), "nodes": ui_nodes, "links": links,
-                "groups": groups, "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [20, 20]}},
+                "groups": groups, "config": {}, "extra": {"ds": VIEW},
                 "version": 0.4}
 
     def _ui_node(self, node: Node, specs: dict[str, NodeSpec], links: list, models: dict) -> dict:
@@ -124,21 +129,27 @@ class Workflow:
         groups, x = [], 0
         for k, title in enumerate(self.groups):
             members = [u for n, u in zip(self.nodes, ui_nodes) if n.group == title]
-            y = GROUP_TOP
+            y = GROUP_TITLE + 10
             for u in members:
-                u["pos"] = [x + 10, y]
+                u["pos"] = [x + 10, y + NODE_TITLE]
                 u["size"][1] = _height(u)
-                y += u["size"][1] + NODE_GAP + 30  # + title bar
+                y += NODE_TITLE + u["size"][1] + NODE_GAP
             groups.append({"id": k + 1, "title": title, "bounding": [x, 0, NODE_WIDTH + 20, y],
-                           "color": GROUP_COLORS[k % len(GROUP_COLORS)], "font_size": 24, "flags": {}})
+                           "color": GROUP_COLORS[k % len(GROUP_COLORS)], "font_size": GROUP_FONT, "flags": {}})
             x += NODE_WIDTH + 20 + COLUMN_GAP
         return groups
 
 
 def _height(ui_node: dict) -> int:
     if ui_node["type"] == "MarkdownNote":
-        return 120 + 17 * ui_node["widgets_values"][0].count("\n")
+        return _note_height(ui_node["widgets_values"][0])
     sockets = sum(1 for i in ui_node["inputs"] if "widget" not in i)
     rows = max(sockets, len(ui_node["outputs"])) + len(ui_node["widgets_values"])
     multiline = sum(1 for v in ui_node["widgets_values"] if isinstance(v, str) and (len(v) > 40 or "\n" in v))
     return 30 + 24 * rows + 70 * multiline
+
+
+def _note_height(markdown: str) -> int:
+    """Rendered height: a 24 px row per wrapped line (about 40 characters fit), half a row between paragraphs."""
+    rows = sum(math.ceil(len(line) / 40) if line.strip() else 0.5 for line in markdown.splitlines())
+    return 40 + round(24 * rows)

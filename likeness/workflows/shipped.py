@@ -34,9 +34,17 @@ def model_file(key: str) -> str:
     return _manifest()[key].file
 
 
+# What the frontend's missing-model dialog will download; anything else it lists with an error instead.
+FRONTEND_DOWNLOAD_SUFFIXES = (".safetensors", ".sft")
+FRONTEND_DOWNLOAD_HOSTS = ("https://huggingface.co/", "https://civitai.com/")
+
+
 def model_links() -> dict[str, dict]:
-    """File name -> where the frontend can download it from (for its missing-model dialog)."""
-    return {e.file: {"url": e.urls[0], "directory": e.folder} for e in _manifest().values() if not e.archive}
+    """File name -> where the frontend can download it from (for its missing-model dialog). Other files (.onnx,
+    .pth, packs) are left to `python install.py --workflow NAME`, which the workflow note names."""
+    return {e.file: {"url": e.urls[0], "directory": e.folder} for e in _manifest().values()
+            if not e.archive and e.file.endswith(FRONTEND_DOWNLOAD_SUFFIXES)
+            and e.urls[0].startswith(FRONTEND_DOWNLOAD_HOSTS)}
 
 
 def lora_preset(key: str) -> str:
