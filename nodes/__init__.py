@@ -8,6 +8,7 @@ from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
 from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
 from .character_scene import LikenessCharacterScene
 from .dataset import LikenessDatasetWriter
+from .dataset_export import LikenessExportDataset
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .identity_grid import LikenessIdentityGrid
 from .info import LikenessInfo
@@ -23,7 +24,7 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessFaceRestorerLoader, LikenessFaceRestore,
     LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityGrid,
     LikenessQwenEditEncode, LikenessCharacterScene, LikenessQwenSamplingPreset, LikenessLoraStack,
-    LikenessApplyLoraStack, LikenessDatasetWriter,
+    LikenessApplyLoraStack, LikenessDatasetWriter, LikenessExportDataset,
 ]
 
 
