@@ -31,3 +31,28 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
         else:
             tmp.write_bytes(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_new(folder: str | Path, names):
+    """Like atomic_path for a file that must not replace any other: yields (temporary path, saved) and on success
+    moves the file to the first of `names` (file names) that does not exist yet; saved[0] is then its path. The
+    name is claimed with O_EXCL first, so two writers never take the same one."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".new.", suffix=".partial")
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    tmp, saved = Path(name), []
+    try:
+        yield tmp, saved
+        for candidate in names:
+            try:
+                os.close(os.open(folder / candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                continue
+            os.replace(tmp, folder / candidate)
+            saved.append(folder / candidate)
+            return
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceS
 from .character_scene import LikenessCharacterScene
 from .dataset import LikenessDatasetWriter
 from .dataset_export import LikenessExportDataset
+from .training import LikenessLoadCharacterDataset, LikenessSaveCharacterLora
 from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
 from .identity_grid import LikenessIdentityGrid
 from .info import LikenessInfo
@@ -24,7 +25,8 @@ NODES: list[type[io.ComfyNode]] = [
     LikenessFaceRestorerLoader, LikenessFaceRestore,
     LikenessIdentityScorer, LikenessIdentityScore, LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityGrid,
     LikenessQwenEditEncode, LikenessCharacterScene, LikenessQwenSamplingPreset, LikenessLoraStack,
-    LikenessApplyLoraStack, LikenessDatasetWriter, LikenessExportDataset,
+    LikenessApplyLoraStack, LikenessDatasetWriter, LikenessExportDataset, LikenessLoadCharacterDataset,
+    LikenessSaveCharacterLora,
 ]
 
 

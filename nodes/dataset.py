@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from comfy_api.latest import io
 
@@ -14,6 +15,22 @@ from . import common
 from .types import FaceAnalyzer
 
 ROOT = "Likeness/datasets"
+
+
+def dataset_folder(dataset: str):
+    """A dataset by name (output/Likeness/datasets/<name>) or as a folder inside ComfyUI's output folder."""
+    import folder_paths
+
+    from ..likeness.errors import BadInputError
+
+    base, name = Path(folder_paths.get_output_directory()), dataset.strip()
+    folder = paths.safe_join(base, f"{ROOT}/{name}") if "/" not in name else None
+    if folder is None or not folder.is_dir():
+        folder = paths.safe_join(base, name)
+    if folder is None:
+        raise BadInputError(f"dataset {dataset!r} is not a folder inside ComfyUI's output folder; give a dataset "
+                            f"name (output/{ROOT}/<name>) or a path relative to the output folder.")
+    return folder
 
 
 def _mediapipe_model():

@@ -6,9 +6,7 @@ from pathlib import Path
 from comfy_api.latest import io
 
 from ..likeness.dataset import export
-from ..likeness.errors import LikenessError
-from ..likeness.models import paths
-from .dataset import ROOT
+from .dataset import ROOT, dataset_folder
 
 
 class LikenessExportDataset(io.ComfyNode):
@@ -40,14 +38,7 @@ class LikenessExportDataset(io.ComfyNode):
     def execute(cls, dataset, trainer, trigger, only_passed, rank, steps) -> io.NodeOutput:
         import folder_paths
 
-        base = Path(folder_paths.get_output_directory())
-        name = dataset.strip()
-        folder = paths.safe_join(base, f"{ROOT}/{name}") if "/" not in name else None
-        if folder is None or not folder.is_dir():
-            folder = paths.safe_join(base, name)
-        if folder is None:
-            raise LikenessError(f"dataset {dataset!r} is not a folder inside ComfyUI's output folder; give a dataset "
-                                f"name (output/{ROOT}/<name>) or a path relative to the output folder.")
+        folder = dataset_folder(dataset)
         roots = [folder_paths.models_dir, *(str(Path(d).parent) for f, _ in export.MUSUBI_FILES.values()
                                             for d in folder_paths.get_folder_paths(f))]  # extra_model_paths too
         r = export.export(folder, trainer, models_dir=list(dict.fromkeys(roots)), trigger=trigger.strip() or None,

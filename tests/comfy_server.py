@@ -55,7 +55,8 @@ class ComfyServer(ComfyProcess):
                 link.symlink_to(target, target_is_directory=True)
         for folder in MODEL_FOLDERS:
             (self.models_dir / folder).mkdir(parents=True, exist_ok=True)
-        lines = ["likeness_tests:", f"  base_path: {self.base}", f"  custom_nodes: {nodes_dir}"]
+        # is_default: these folders come first, so what a node saves (a trained LoRA) lands in the test's folder
+        lines = ["likeness_tests:", f"  base_path: {self.base}", "  is_default: true", f"  custom_nodes: {nodes_dir}"]
         lines += [f"  {folder}: {self.models_dir / folder}" for folder in MODEL_FOLDERS]
         config = self.base / "extra_model_paths.yaml"
         config.write_text("\n".join(lines) + "\n")
@@ -87,6 +88,20 @@ class ComfyServer(ComfyProcess):
             raise RuntimeError("ComfyUI-Likeness did not load:\n" + "\n".join(failed) + "\n" + self.log_tail())
 
     # -- using it ---------------------------------------------------------------------------------------------
+    def version(self) -> tuple[int, ...]:
+        text = self.client._json("GET", "/system_stats")["system"]["comfyui_version"]
+        return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+    def require_core_for(self, workflow: str) -> None:
+        """Skip, saying which version it needs, a shipped workflow this ComfyUI's core cannot run."""
+        import pytest
+
+        from likeness.workflows.shipped import MIN_COMFYUI
+
+        need = MIN_COMFYUI.get(workflow)
+        if need and self.version() < tuple(map(int, need[0].split("."))):
+            pytest.skip(f"{workflow} needs ComfyUI {need[0]}+ ({need[1]})")
+
     def object_info(self, node_type: str | None = None) -> dict:
         return self.client.object_info(node_type)
 

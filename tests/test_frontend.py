@@ -4,6 +4,7 @@ version the ComfyUI under test pins, and the registry's newest) in headless Chro
 the first group are not hidden."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from PIL import Image
 
 from browser import Frontend, frontend_static, frontend_version, need_chromium
 from comfy_server import comfyui_path
-from fixtures.workflow_lab import start_lab, tiny_sets
+from fixtures.workflow_lab import start_lab, tiny_sets, write_dataset
+from likeness.workflows import shipped
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = ["character-scene", "faceswap", "faceswap-fast", "dataset-enrichment"]
+WORKFLOWS = list(shipped.SHIPPED)
 
 
 def ui(name: str) -> dict:
@@ -43,6 +45,7 @@ def site(request, tmp_path_factory, faces_dir):
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_the_frontend_converts_each_workflow_into_our_api_twin(site, name):
+    site.server.require_core_for(name)
     site.page.load(ui(name))
     output = site.page.to_prompt()["output"]
     twin = json.loads((REPO / "workflows" / "api" / f"{name}.json").read_text())
@@ -60,8 +63,13 @@ def widget_value(text: str):
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_each_workflow_queued_from_the_frontend_runs_on_tiny_models(site, name):
     page, server = site.page, site.server
+    server.require_core_for(name)
     page.load(ui(name))
-    page.set("Reference", "image", server.upload(site.reference, f"reference-{name}.png"))
+    if name == "train-character-lora":
+        write_dataset(server.output_dir / "Likeness" / "datasets" / "frontend", site.reference)
+        page.set("Load Character Dataset", "dataset", "frontend")
+    else:
+        page.set("Reference", "image", server.upload(site.reference, f"reference-{name}.png"))
     keep = ["Identity Gate.if_none_pass=keep best"] if name == "dataset-enrichment" else []  # random tiny weights
     for setting in tiny_sets(site, name) + keep:
         target, value = setting.split("=", 1)
@@ -70,7 +78,12 @@ def test_each_workflow_queued_from_the_frontend_runs_on_tiny_models(site, name):
     prompt = page.to_prompt()
     # a reply that carries node_errors raises here: a dropped node is a failure, not a partial success
     outputs = server.client.run(prompt["output"], extra_data={"extra_pnginfo": {"workflow": prompt["workflow"]}})
-    if name == "dataset-enrichment":
+    if name == "train-character-lora":
+        lora = server.models_dir / "loras" / "likeness_frontend.safetensors"
+        assert lora.is_file(), "the trained LoRA is saved into models/loras under the dataset's name"
+        [curve] = [ref for out in outputs.values() for ref in out.get("images", [])]  # the loss curve
+        image = io.BytesIO(server.client.fetch(curve))
+    elif name == "dataset-enrichment":
         folder = server.output_dir / "Likeness" / "datasets" / "character"
         [record] = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
         image = folder / record["file"]
@@ -87,6 +100,7 @@ def test_each_workflow_queued_from_the_frontend_runs_on_tiny_models(site, name):
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_on_screen_nothing_covers_group_titles_notes_or_the_first_group(site, name, tmp_path):
+    site.server.require_core_for(name)
     page = site.page
     page.load(ui(name))
     page.screenshot(tmp_path / f"{name}.png")

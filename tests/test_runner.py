@@ -22,6 +22,7 @@ from PIL import Image
 
 from comfy_server import ComfyServer
 from fixtures.workflow_lab import SIDE, start_lab, tiny_sets
+from likeness.workflows import shipped
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ def test_workflow_runs_end_to_end_and_brings_back_images_and_the_identity_report
 def dataset_checks(out: Path, prompts: list[str]) -> list[dict]:
     folder = out / "Likeness" / "datasets" / "character"
     records = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
-    assert sorted(r["caption"] for r in records) == sorted(prompts)
+    assert sorted(r["caption"] for r in records) == sorted(f"{shipped.TRIGGER}, {p}" for p in prompts)
     for r in records:
         assert (folder / r["file"]).is_file()
         assert (folder / r["file"]).with_suffix(".txt").read_text().strip() == r["caption"]

@@ -11,7 +11,7 @@ from .. import PACK
 from ..errors import LikenessError
 
 MANIFEST = PACK / "models.yaml"
-WORKFLOWS = ("character-scene", "faceswap", "faceswap-fast", "dataset-enrichment")
+WORKFLOWS = ("character-scene", "faceswap", "faceswap-fast", "dataset-enrichment", "train-character-lora", "character-lora")
 HOST = "host"  # sha256: host = verified against the sha256 the host announces, then locked
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from ..errors import LikenessError
 from ..models.registry import WORKFLOWS, ModelEntry, load_manifest
 from ..qwen.lora import presets
+from ..workflows.shipped import MIN_COMFYUI
 from . import graph_edit
 from .client import ComfyClient, ComfyError
 
@@ -39,22 +40,50 @@ def _present(entry: ModelEntry, listed: list[str]) -> bool:
     return entry.file in listed
 
 
+def user_loras(graph: dict) -> list[tuple[str, str, str]]:
+    """(node title, input, file) for each LoRA Stack slot that names a file of the user's own (not a preset)."""
+    return [(graph_edit.title_of(graph, node_id), key, value) for node_id, node in graph.items()
+            if node.get("class_type") == "LikenessLoraStack"
+            for key, value in (node.get("inputs") or {}).items()
+            if key.startswith("lora_") and isinstance(value, str) and value != "None"]
+
+
+def check_core(client: ComfyClient, workflow: str) -> None:
+    """A shipped workflow that needs a newer core than the server's is refused with the version to update to."""
+    need = MIN_COMFYUI.get(workflow)
+    if need is None:
+        return
+    have = client._json("GET", "/system_stats")["system"]["comfyui_version"]
+    if tuple(int(p) for p in have.split(".")[:3] if p.isdigit()) < tuple(map(int, need[0].split("."))):
+        raise ModelsMissing(f"{workflow} needs ComfyUI {need[0]} or newer ({need[1]}); {client.url} runs {have}. "
+                            "Update that ComfyUI; nothing was queued.")
+
+
 def check_models(graph: dict, client: ComfyClient, workflow: str) -> None:
     """Raise ModelsMissing naming every model file the graph needs that the server does not have."""
+    check_core(client, workflow)
     listings: dict[str, list[str]] = {}
-    missing = []
-    for title, entry in wanted(graph):
-        if entry.folder not in listings:
+
+    def listed(folder: str) -> list[str]:
+        if folder not in listings:
             try:
-                listings[entry.folder] = client.models(entry.folder)
+                listings[folder] = client.models(folder)
             except ComfyError:
-                listings[entry.folder] = []  # a folder the server does not know: nothing is there
-        if not _present(entry, listings[entry.folder]) and (title, entry) not in missing:
-            missing.append((title, entry))
-    if not missing:
+                listings[folder] = []  # a folder the server does not know: nothing is there
+        return listings[folder]
+
+    needed = list(dict.fromkeys(wanted(graph)))
+    missing = [(title, e) for title, e in needed if not _present(e, listed(e.folder))]
+    known = {e.file for _, e in needed}
+    own = [(title, key, f) for title, key, f in user_loras(graph) if f not in known and f not in listed("loras")]
+    if not missing and not own:
         return
-    names = [workflow] if workflow in WORKFLOWS else sorted({w for _, e in missing for w in e.required_by})
     lines = [f"  {e.folder}/{e.file}  (node '{title}'; {e.size or 'size unknown'})" for title, e in missing]
-    fix = " ".join(f"--workflow {w}" for w in names) if names else "--all"
-    raise ModelsMissing(f"{client.url} lacks {len(missing)} model file(s) this workflow needs; nothing was queued:\n"
-                        + "\n".join(lines) + f"\nInstall them where that ComfyUI runs: python install.py {fix}")
+    lines += [f"  loras/{f}  (node '{title}', {key}): your own LoRA; train it (train-character-lora saves "
+              f"likeness_<dataset>.safetensors) or pick yours with --set \"{title}.{key}=NAME\"" for title, key, f in own]
+    text = f"{client.url} lacks {len(lines)} model file(s) this workflow needs; nothing was queued:\n" + "\n".join(lines)
+    if missing:
+        names = [workflow] if workflow in WORKFLOWS else sorted({w for _, e in missing for w in e.required_by})
+        fix = " ".join(f"--workflow {w}" for w in names) if names else "--all"
+        text += f"\nInstall them where that ComfyUI runs: python install.py {fix}"
+    raise ModelsMissing(text)
