@@ -1,4 +1,6 @@
-"""Identity Grid: a batch and its identity report as one labelled contact sheet (red border = lost the person)."""
+"""Identity Grid: a batch and its identity report as one labelled contact sheet (red border = lost the person).
+
+The thumbnails are drawn by likeness.face.draw.tile, as in the sweep's pair sheets (likeness/identity/sheet.py)."""
 from __future__ import annotations
 
 from comfy_api.latest import io
@@ -14,8 +16,8 @@ class LikenessIdentityGrid(io.ComfyNode):
         return io.Schema(
             node_id="LikenessIdentityGrid", display_name="Identity Grid", category="Likeness/Identity",
             description="Lays the scored images out as a contact sheet, each labelled with its score and verdict; "
-                        "a red border marks an image that lost the person. The same sheet `python -m likeness "
-                        "score` writes.",
+                        "a red border marks an image that lost the person, a thin green one an image that kept it. "
+                        "The same thumbnails as the sheets `python -m likeness score` and `sweep` write.",
             inputs=[io.Image.Input("images", tooltip="The batch the report scores (same order)."),
                     io.String.Input("report", force_input=True, tooltip="From Identity Score or Identity Gate."),
                     io.Int.Input("thumbnail", default=256, min=64, max=1024, step=32,

@@ -1,8 +1,9 @@
 """The identity matrix of a sweep: which settings keep the person, per axis value, per pair of axes, per cell.
 
 Rows come from the runner's results and the identity reports the workflow wrote (one row per image); out of them:
-sweep.csv, sweep.md, a self-contained sweep.html (cells coloured by pass rate, each linking its images), a
-contact sheet per pair of axes, and one verdict line per axis for the terminal.
+sweep.csv, sweep.md, a self-contained sweep.html (cells coloured by pass rate, each linking its images, the contact
+sheets shown below), a contact sheet per pair of axes (sheet.py: every image of every cell, scored and framed as the
+Identity Grid frames them), and one verdict line per axis for the terminal.
 """
 from __future__ import annotations
 
@@ -109,59 +110,94 @@ def _colour(rate: float | None) -> str:
     return f"hsl({hue}, 60%, {85 - 25 * rate:.0f}%)"
 
 
+def image_order(r: dict):
+    """A cell's images in a stable order: by seed (numerically), then file."""
+    seed = str(r.get("seed", ""))
+    return (0, int(seed), "") if seed.lstrip("-").isdigit() else (1, 0, seed), str(r.get("file", ""))
+
+
+def _rate(s: dict) -> str:
+    return f"{s['passed']}/{s['n']} pass ({100 * s['rate']:.0f}%)" if s["n"] else "no image"
+
+
 def _cell(table: list[dict], **where) -> str:
-    g = group(table, **where)
+    """A table cell: the pass count on the pass rate's colour, failed runs, and a mark linking each image."""
+    g = sorted(group(table, **where), key=image_order)
     s = stats(g)
-    mark = {"pass": "✓"}
-    links = " ".join(f'<a href="{html.escape(r["file"])}" title="{r["similarity"]}">{mark.get(r["verdict"], "✗")}</a>'
-                     for r in g if r["file"])
-    return f'<td style="background:{_colour(s["rate"])}">{_pct(s)}<br>{links}</td>'
+    links = []
+    for r in g:
+        if not r["file"]:
+            continue
+        score = f"{r['similarity']:.2f} " if isinstance(r["similarity"], (int, float)) else ""
+        seed = f", seed {r['seed']}" if str(r.get("seed", "")) else ""
+        kept = r["verdict"] == "pass"
+        links.append(f'<a class="{"pass" if kept else "fail"}" href="{html.escape(r["file"])}" '
+                     f'title="{html.escape(score + r["verdict"] + seed)}">{"✓" if kept else "✗"}</a>')
+    failed = f'<br><span class=failed>{s["failed"]} failed to run</span>' if s["failed"] else ""
+    return (f'<td class=cell style="background:{_colour(s["rate"])}"><span class=rate>{_rate(s)}</span>{failed}'
+            f'<br><span class=marks>{" ".join(links)}</span></td>')
 
 
-def html_page(table: list[dict], axes: list[str]) -> str:
-    """A self-contained page: no script, no external file; links point at the images beside it."""
+STYLE = """
+body{font:15px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fff;max-width:100%}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+td,th{border:1px solid #999;padding:6px 10px;text-align:center;vertical-align:middle}
+th{background:#f3f3f3}
+.v{display:inline-block;max-width:18em;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}
+.rate{font-weight:600;white-space:nowrap}
+.failed{color:#333;font-size:90%}
+.marks a{text-decoration:none;font-weight:700;font-size:110%;padding:0 1px}
+a.pass{color:#064d06}
+a.fail{color:#a30000}
+.legend{color:#444}
+.sheet img{max-width:100%;border:1px solid #999}
+"""
+
+
+def html_page(table: list[dict], axes: list[str], sheets: list[str] = ()) -> str:
+    """A self-contained page: no script, nothing from the network; its links and the contact sheets it shows are
+    the files beside it."""
     total = stats(table)
+
+    def v(text: str) -> str:
+        return f'<span class=v title="{html.escape(text)}">{html.escape(text)}</span>'
+
     parts = ["<!doctype html><meta charset=utf-8><title>Sweep: identity pass rate</title>",
-             "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #999;padding:4px 8px;text-align:center}a{text-decoration:none}</style>",
+             f"<style>{STYLE}</style>",
              f"<h1>Sweep: identity pass rate</h1><p>{total['passed']}/{total['n']} images kept the person "
-             f"({_pct(total)}); target {100 * TARGET:.0f}%.</p>"]
+             f"({_pct(total)}); target {100 * TARGET:.0f}%"
+             + (f"; {total['failed']} item(s) failed to run" if total["failed"] else "") + ".</p>",
+             "<p class=legend>Each cell: images that kept the person / images scored, coloured green at or above the "
+             "target, amber just under it, red well under it. <b>✓</b> kept, <b>✗</b> lost (or no face): each links "
+             "its image; hover for the score and seed.</p>"]
     for axis in axes:
-        parts.append(f"<h2>{html.escape(axis)}</h2><table><tr><th>value</th><th>pass rate</th><th>mean</th></tr>")
-        for v in values(table, axis):
-            s = stats(group(table, **{axis: v}))
-            parts.append(f"<tr><td>{html.escape(v)}</td>{_cell(table, **{axis: v})}<td>{_mean(s)}</td></tr>")
-        parts.append("</table>")
+        parts.append(f"<h2>{html.escape(axis)}</h2><div class=scroll><table><tr><th>value</th><th>pass rate</th>"
+                     "<th>mean score</th></tr>")
+        for value in values(table, axis):
+            s = stats(group(table, **{axis: value}))
+            parts.append(f"<tr><th>{v(value)}</th>{_cell(table, **{axis: value})}<td>{_mean(s)}</td></tr>")
+        parts.append("</table></div>")
     for a, b in itertools.combinations(axes, 2):
         bs = values(table, b)
-        parts.append(f"<h2>{html.escape(a)} × {html.escape(b)}</h2><table><tr><th></th>"
-                     + "".join(f"<th>{html.escape(v)}</th>" for v in bs) + "</tr>")
+        parts.append(f"<h2>{html.escape(a)} × {html.escape(b)}</h2><div class=scroll><table>"
+                     f"<tr><th>{v(a)} \\ {v(b)}</th>" + "".join(f"<th>{v(x)}</th>" for x in bs) + "</tr>")
         for va in values(table, a):
-            parts.append(f"<tr><th>{html.escape(va)}</th>" + "".join(_cell(table, **{a: va, b: vb}) for vb in bs)
-                         + "</tr>")
-        parts.append("</table>")
+            parts.append(f"<tr><th>{v(va)}</th>" + "".join(_cell(table, **{a: va, b: vb}) for vb in bs) + "</tr>")
+        parts.append("</table></div>")
+    if sheets:
+        parts.append("<h2>Contact sheets</h2>")
+        parts += [f'<p class=sheet><a href="{html.escape(name)}">{html.escape(name)}<br>'
+                  f'<img src="{html.escape(name)}" alt="{html.escape(name)}"></a></p>' for name in sheets]
     return "\n".join(parts) + "\n"
 
 
 def sheet(table: list[dict], out: Path, a: str, b: str | None) -> np.ndarray:
-    """A contact sheet: one thumbnail per (a, b) cell — its median-scoring image — labelled with the cell's pass
-    count; a red border where the cell is under the target."""
-    from PIL import Image
+    """The contact sheet of a pair of axes: a block per (a, b) cell with every image of the cell, each labelled with
+    its score and framed red on a fail (likeness/identity/sheet.py; the Identity Grid's thumbnails)."""
+    from .sheet import pair_sheet
 
-    from ..face.draw import contact_sheet
-
-    images, labels, ok = [], [], []
-    bs = values(table, b) if b else [None]
-    for va in values(table, a):
-        for vb in bs:
-            g = [r for r in group(table, **({a: va, b: vb} if b else {a: va})) if r["file"]]
-            s = stats(g)
-            best = sorted(g, key=lambda r: r["similarity"])[len(g) // 2] if g else None
-            images.append(np.array(Image.open(out / best["file"]).convert("RGB")) if best
-                          else np.full((64, 64, 3), 90, np.uint8))
-            labels.append(f"{va}" + (f" | {vb}" if b else "") + (f" {s['passed']}/{s['n']}" if s["n"] else " -"))
-            ok.append(s["rate"] is not None and s["rate"] >= TARGET)
-    return contact_sheet(images, labels, ok, thumb=192, columns=len(bs) if b else None)
+    return pair_sheet(table, out, a, b)[0]
 
 
 def write(table: list[dict], axes: list[str], out: Path) -> list[str]:
@@ -173,13 +209,13 @@ def write(table: list[dict], axes: list[str], out: Path) -> list[str]:
     w.writerows(table)
     atomic_write(out / "sweep.csv", buf.getvalue())
     atomic_write(out / "sweep.md", markdown(table, axes) + "\n")
-    atomic_write(out / "sweep.html", html_page(table, axes))
     pairs = list(itertools.combinations(axes, 2)) or [(axes[0], None)]
     sheets = []
     for a, b in pairs:
         name = "sweep_" + "_x_".join(_slug(x) for x in (a, b) if x) + ".png"
         atomic_write(out / name, png_bytes(sheet(table, out, a, b)))
         sheets.append(name)
+    atomic_write(out / "sweep.html", html_page(table, axes, sheets))
     total = stats(table)
     return verdicts(table, axes) + [f"overall: {_pct(total)} kept the person (target {100 * TARGET:.0f}%); matrix: "
                                     f"{out / 'sweep.html'}, {out / 'sweep.md'}, {out / 'sweep.csv'}, "
