@@ -66,7 +66,8 @@ def ours(image, faces, batch: int, folder: Path):
 
     pack = build_buffalo_pack(folder / "buffalo_l", faces, (image.shape[1], image.shape[0]))
     an = FaceAnalyzer(AnalyzerSettings(str(pack)))
-    an.det, an.rec, an.genderage = ModelClock(an.det), ModelClock(an.rec), ModelClock(an.genderage)
+    for part in (an.detector, an.recogniser, an.attributes):
+        part.model = ModelClock(part.model)
     sw = Swapper(build_inswapper(folder / "inswapper_128.onnx"))
     sw.model = ModelClock(sw.model)
     source = an.analyze(image)[0].embedding
