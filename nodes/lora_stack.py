@@ -83,17 +83,22 @@ class LikenessApplyLoraStack(io.ComfyNode):
                 raise BadInputError(f"Cannot read the LoRA {entry.name} ({type(e).__name__}: {e}). The file is corrupt "
                                     "or incomplete: download it again (python install.py --workflow faceswap-fast for "
                                     "the shipped ones).") from e
-            if not lora.looks_like_lora(sd.keys()):
-                raise BadInputError(f"{entry.name} is not a LoRA (no lora_up/lora_down/lora_A/lora_B keys). "
+            # judged by what core itself makes of the file: its conversion, then the patches its loader builds
+            # (the very calls load_lora_for_models makes), so every format core applies is accepted
+            converted = comfy.lora_convert.convert_lora(sd)
+            match = lora.judge(converted, lambda d: comfy.lora.load_lora(d, key_map, log_missing=False))
+            if not match.is_lora:
+                raise BadInputError(f"{entry.name} is not a LoRA: none of its {len(sd)} keys is in a LoRA/LyCORIS "
+                                    "format ComfyUI reads (lora_A/lora_B, lora_down/lora_up, hada_*, lokr_*, ...). "
                                     "Is it a full model? Load it with Load Diffusion Model instead.")
-            sd = comfy.lora_convert.convert_lora(sd)  # what core applies: judge the LoRA by the same keys
-            patches = comfy.lora.load_lora(sd, key_map, log_missing=False)
-            total = len(lora.lora_modules(sd.keys()))
-            if not patches:
-                raise BadInputError(f"{entry.name} matched none of this model's {len(key_map)} layers: it was made for "
-                                    "another base model (e.g. SDXL, Flux, Wan). Use a Qwen-Image LoRA.")
-            model, _ = comfy.sd.load_lora_for_models(model, None, sd, entry.strength, 0)
-            lines.append(f"{entry.name} @ {entry.strength:g}: matched {len(patches)} of {total} layers")
+            if not match.weights:
+                examples = ", ".join(sorted(match.missed)[:2])
+                raise BadInputError(f"{entry.name} matched 0 of {match.modules} layers: it matched none of this "
+                                    "model's weights" + (f" (it adapts e.g. {examples})" if examples else "")
+                                    + ", so it was made for another base model (e.g. SDXL, Flux, Wan). Use a LoRA "
+                                    "trained for Qwen-Image / Qwen-Image-Edit, or take it out of the stack.")
+            model, _ = comfy.sd.load_lora_for_models(model, None, sd, entry.strength, 0)  # as LoraLoaderModelOnly
+            lines.append(match.summary(entry.name, entry.strength))
             if lora.is_lightning(entry.name) and not fp8_warned and _unscaled_fp8(model):
                 fp8_warned = True
                 lines.append("warning: a Lightning LoRA on an unscaled fp8 base gives grid artefacts; use the "

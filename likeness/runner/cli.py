@@ -4,9 +4,12 @@
     python -m likeness run dataset-enrichment --image Reference=me.jpg --batch "Scene.value=scenes.txt" \\
         --server http://gpu1:8188 --server http://gpu2:8188 --out dataset/
 
-Without --server an embedded ComfyUI is started (COMFYUI_PATH, --comfyui, or the ComfyUI this pack is installed
-in) and stopped afterwards. Exit status: 0 all items done, 1 some failed or were left undone, 2 bad arguments or
-workflow, 130 interrupted (Ctrl-C or SIGTERM cancels the running prompts; no half-written file is left).
+Without --server an embedded ComfyUI is started (--comfyui, the ComfyUI this pack is installed in — also as a
+symlink —, COMFYUI_PATH, or the ComfyUI folder you are in) and stopped afterwards. Without --out the results go to
+./likeness-output/<workflow>-<time> (output/likeness/<workflow>-<time> when run from a ComfyUI folder; never into
+the pack folder); the first line printed says where. Exit status: 0 all items done, 1 some failed or were left
+undone, 2 bad arguments or workflow, 130 interrupted (Ctrl-C or SIGTERM cancels the running prompts; no
+half-written file is left).
 """
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ import hashlib
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
+from .. import PACK
 from ..errors import LikenessError
 from ..fileio import atomic_write
 from . import graph_edit
@@ -44,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
                         f"'{SEED_TITLE}' counts up by one per item unless you --set it")
     p.add_argument("--server", action="append", default=[], metavar="URL",
                    help="ComfyUI server(s) to use; several share a batch (default: start an embedded one)")
-    p.add_argument("--out", default="likeness-out", help="folder for the results (default: %(default)s)")
+    p.add_argument("--out", help="folder for the results; the same --out again resumes (default: a new "
+                                 "./likeness-output/<workflow>-<time>, or output/likeness/... in a ComfyUI folder)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per item (default: %(default)s)")
     p.add_argument("--comfyui", help="embedded server: the ComfyUI folder to run")
     p.add_argument("--comfy-arg", action="append", default=[], metavar="ARG",
@@ -128,6 +134,38 @@ def batch_items(args, graph: dict) -> list[dict]:
 SUMMARY = "likeness-run.json"
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def default_out(workflow: str, cwd: Path | None = None, now: float | None = None) -> Path:
+    """A new folder per run: ./likeness-output/<workflow>-<time>; ComfyUI's output/likeness/... when run from a
+    ComfyUI folder; never inside the pack (from the pack folder: the output folder of the ComfyUI it is installed
+    in, else ~/likeness-output)."""
+    from .embedded import is_comfyui, locate_comfyui
+
+    cwd = Path(cwd) if cwd is not None else Path.cwd()
+    stem = Path(workflow).stem if workflow.lower().endswith(".json") else Path(workflow).name
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+    if is_comfyui(cwd) and not _inside(cwd, PACK):
+        parent = cwd / "output" / "likeness"
+    elif _inside(cwd, PACK):
+        try:
+            comfyui = locate_comfyui(cwd=cwd)
+        except LikenessError:
+            comfyui = None
+        parent = comfyui / "output" / "likeness" if comfyui and not _inside(comfyui, PACK) else \
+            Path.home() / "likeness-output"
+    else:
+        parent = cwd / "likeness-output"
+    out, n = parent / name, 1
+    while out.exists():  # two runs in the same second
+        n += 1
+        out = parent / f"{name}-{n}"
+    return out.absolute()
+
+
 def fingerprint(job: Job) -> str:
     """What makes two runs the same job: the graph with every --set applied and the images' content."""
     h = hashlib.sha256(json.dumps(job.graph, sort_keys=True).encode())
@@ -161,7 +199,8 @@ def write_summary(out: Path, workflow: str, job_key: str, results) -> Path:
 def run(args, plan=None, after=None) -> int:
     """Run the job; `plan(job)` may replace its items before anything is queued (sweeps), `after(results, out)`
     sees every item's result once the run ends."""
-    out = Path(args.out)
+    out = Path(args.out) if args.out else default_out(args.workflow)
+    print(f"likeness: {args.workflow} -> results in {out}", file=sys.stderr, flush=True)  # the run's first line
     image_args(args)
     with contextlib.ExitStack() as stack:
         if args.ray is not None:
@@ -183,10 +222,12 @@ def run(args, plan=None, after=None) -> int:
                                   else False)
         if args.quiet:
             printer.event = lambda item, msg: None
+        reported = set()  # items whose end was printed as it happened: not printed again in the closing lines
 
         def done(item):
+            reported.add(item.index)
             if item.status == "done":
-                texts = "; ".join(t for v in item.texts.values() for t in v if "identity" in t.lower())
+                texts = "; ".join(identity_lines(item.texts))
                 printer.message(f"item {item.index + 1}/{len(job.items)} done: {len(item.files)} file(s)"
                                 + (f" — {texts}" if texts else ""))
             else:
@@ -221,19 +262,28 @@ def run(args, plan=None, after=None) -> int:
     for url, why in runner.dead.items():
         print(f"server {url} was lost: {why}", file=sys.stderr)
     for r in bad:
-        print(f"item {r.index + 1}: {r.status}: {r.error or 'no server was left to run it'}", file=sys.stderr)
+        if r.index not in reported:
+            print(f"item {r.index + 1}: {r.status}: {r.error or 'no server was left to run it'}", file=sys.stderr)
     files = sum(len(r.files) for r in results)
     print(f"{len(results) - len(bad)}/{len(results)} item(s) done, {files} file(s) in {out} (summary: {summary})")
     return 1 if bad else 0
 
 
-def _embedded(args):
-    from ..models.installer import find_comfyui
-    from .embedded import embedded_comfyui
+def identity_lines(texts: dict[str, list[str]]) -> list[str]:
+    """The identity verdicts among the texts an item's nodes showed, each once: a node that repeats another's
+    verdict with more detail (the report under the image) stands for both."""
+    found = [t for v in texts.values() for t in v if "identity" in t.lower()]
+    unique = list(dict.fromkeys(found))
+    return [t for t in unique if not any(t != u and u.startswith(t) for u in unique)]
 
-    comfyui = find_comfyui(args.comfyui)
+
+def _embedded(args):
+    from .embedded import embedded_comfyui, locate_comfyui
+
+    comfyui = locate_comfyui(args.comfyui)
     if comfyui is None:
-        raise LikenessError("No ComfyUI found to start: pass --server URL, --comfyui PATH or set COMFYUI_PATH.")
+        raise LikenessError("No ComfyUI found to start: pass --server URL or --comfyui PATH, set COMFYUI_PATH, or "
+                            "run from the ComfyUI folder (python custom_nodes/ComfyUI-Likeness run ...).")
     extra = (["--cpu"] if args.cpu else []) + args.comfy_arg
     print(f"starting ComfyUI from {comfyui} ...", file=sys.stderr)
     return embedded_comfyui(comfyui, extra)
