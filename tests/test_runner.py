@@ -511,3 +511,29 @@ def test_a_node_that_fails_on_a_ray_worker_is_recorded_with_comfyuis_message(lab
     assert res.returncode == 1, res.stdout + res.stderr
     [item] = json.loads((tmp_path / "out" / "likeness-run.json").read_text())["results"]
     assert item["status"] == "failed" and "only 1 face" in item["error"] and item["files"] == []
+
+
+def test_a_sweep_killed_midway_and_resumed_ends_with_every_row_once(lab, tmp_path):
+    out = tmp_path / "sweep"
+    args = cli_args(lab, "character-scene", out) + ["--axis", "Character Scene.denoise=0.5,0.7", "--seeds", "2",
+                                                    "--axis", "Character Scene.negative=blurry,dark"]
+    proc = subprocess.Popen([sys.executable, "-m", "likeness", "sweep", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if re.search(r"item [2-6]/8 done", line):
+            break
+    proc.send_signal(signal.SIGINT)
+    seen += proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, seen
+    again = sweep_cli(args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert re.search(r"[1-7] of 8 item\(s\) already done", again.stdout + again.stderr)
+    with open(out / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and len({(r["Character Scene.denoise"], r["Character Scene.negative"], r["seed"])
+                                   for r in rows}) == 8
+    files = [out / r["file"] for r in rows]
+    assert len(set(files)) == 8 and all(p.is_file() for p in files)
+    assert len(saved_pngs(out / "Likeness")) == 8, "no image left twice by the killed run"
