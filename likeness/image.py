@@ -84,8 +84,10 @@ def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = 
 
 
 def masks_to_tensor(masks: list[np.ndarray]) -> torch.Tensor:
-    """List of HxW float 0..1 masks (same size) -> ComfyUI MASK (B,H,W)."""
-    return torch.from_numpy(np.stack([np.asarray(m, np.float32) for m in masks]))
+    """List of HxW float 0..1 masks -> ComfyUI MASK (B,H,W), zero-padded to the largest (images of mixed sizes)."""
+    h, w = max(m.shape[0] for m in masks), max(m.shape[1] for m in masks)
+    return torch.from_numpy(np.stack([np.pad(np.asarray(m, np.float32), ((0, h - m.shape[0]), (0, w - m.shape[1])))
+                                      for m in masks]))
 
 
 def png_bytes(rgb: np.ndarray, texts: dict[str, str] | None = None) -> bytes:

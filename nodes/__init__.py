@@ -5,12 +5,14 @@ from ..likeness.models.paths import register_folders
 from .face_analysis import LikenessDetectFaces, LikenessFaceAnalyzerLoader
 from .face_model import LikenessBuildFaceModel, LikenessLoadFaceModel, LikenessSaveFaceModel
 from .face_restore import LikenessFaceRestore, LikenessFaceRestorerLoader
-from .face_swap import LikenessFaceParserLoader, LikenessFaceSwap, LikenessFaceSwapperLoader
+from .face_swap import LikenessFaceSwap
+from .face_swap_loaders import LikenessFaceParserLoader, LikenessFaceSwapperLoader
 from .character_scene import LikenessCharacterScene
 from .dataset import LikenessDatasetWriter
 from .dataset_export import LikenessExportDataset
 from .training import LikenessLoadCharacterDataset, LikenessSaveCharacterLora
-from .identity import LikenessIdentityGate, LikenessIdentityReport, LikenessIdentityScore, LikenessIdentityScorer
+from .identity import LikenessIdentityScore, LikenessIdentityScorer
+from .identity_report import LikenessIdentityGate, LikenessIdentityReport
 from .identity_grid import LikenessIdentityGrid
 from .info import LikenessInfo
 from .lifecycle import install as install_lifecycle

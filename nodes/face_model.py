@@ -6,7 +6,6 @@ import os
 import folder_paths
 from comfy_api.latest import io
 
-from ..likeness.errors import BadInputError, NoFaceError
 from ..likeness.face import facemodel
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.image import images_to_rgb_list
@@ -34,24 +33,9 @@ class LikenessBuildFaceModel(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, analyzer, method) -> io.NodeOutput:
-        an = get_analyzer(analyzer[0])
-        if an.space is None:
-            raise BadInputError("This face analyzer's pack has no recogniser, so photos give no identity: choose "
-                                "buffalo_l (for swaps) or dlib in Face Analyzer.")
         frames = images_to_rgb_list(list(images), "images")
-        on_item = common.progress(len(frames))
-        embeddings, genders = [], []
-        for i, rgb in enumerate(frames):
-            faces = an.analyze(rgb, i)
-            if not faces:
-                raise NoFaceError("images", i, "Every photo of a face model must show the face clearly.")
-            largest = max(faces, key=lambda f: f.area)
-            embeddings.append(largest.embedding)
-            genders.append(largest.gender)
-            on_item(i + 1)
-        gender = max(set(genders), key=genders.count) if None not in genders else None
-        return io.NodeOutput(facemodel.build(embeddings, an.space, method[0],
-                                             [f"image {i}" for i in range(len(frames))], gender))
+        return io.NodeOutput(facemodel.from_photos(get_analyzer(analyzer[0]), frames, method[0],
+                                                   common.progress(len(frames))))
 
 
 class LikenessSaveFaceModel(io.ComfyNode):

@@ -1,67 +1,16 @@
-"""Swapper/parser loaders and Face Swap: put the source identity onto chosen faces, seamlessly."""
+"""Face Swap: put the source identity onto the chosen faces, seamlessly."""
 from __future__ import annotations
 
 import json
 
 from comfy_api.latest import io
 
-from ..likeness.face import parse, swap
 from ..likeness.face.analysis import analyzer as get_analyzer
-from ..likeness.face.pipeline import SwapOptions, source_identities, swap_batch
+from ..likeness.face.pipeline import SwapOptions, swap_images
 from ..likeness.face.select import ORDERS, GENDERS
-from ..likeness.runtime.cache import Handle
 from ..likeness.image import images_to_rgb_list, masks_to_tensor, rgb_list_to_images
 from . import common
 from .types import FaceAnalyzer, FaceModel, FaceParser, FaceSwapper
-
-SWAP_FOLDERS = ("insightface", "hyperswap", "reswapper")
-
-
-class LikenessFaceSwapperLoader(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="LikenessFaceSwapperLoader", display_name="Face Swapper", category="Likeness/Face",
-            description="Loads inswapper_128, ReSwapper 128/256 or HyperSwap 256 (all non-commercial licences).",
-            inputs=[io.Combo.Input("swapper", options=common.files(*SWAP_FOLDERS, suffixes=(".onnx",)) or ["(none found)"],
-                                   tooltip="Swap model from models/insightface, models/reswapper or models/hyperswap. "
-                                           "Missing? python install.py --workflow faceswap"),
-                    common.device_input("the swapper")],
-            outputs=[FaceSwapper.Output(display_name="swapper")],
-        )
-
-    @classmethod
-    def validate_inputs(cls, swapper) -> bool | str:
-        return common.check_model(swapper, SWAP_FOLDERS, (".onnx",))
-
-    @classmethod
-    def execute(cls, swapper, device) -> io.NodeOutput:
-        handle = Handle(swap.load, str(common.resolve_file(swapper, SWAP_FOLDERS)), common.device(device))
-        common.log.info("likeness: swapper %s", handle.get().backend)  # load now: a bad file fails at its loader
-        return io.NodeOutput(handle)
-
-
-class LikenessFaceParserLoader(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="LikenessFaceParserLoader", display_name="Face Parser (occlusion mask)", category="Likeness/Face",
-            description="BiSeNet face parsing: keeps hair, glasses, hands and hats in front of the face out of the swap.",
-            inputs=[io.Combo.Input("parser", options=common.files("face_parsing", suffixes=(".onnx",)) or ["(none found)"],
-                                   tooltip="BiSeNet .onnx from models/face_parsing."),
-                    common.device_input("the parser")],
-            outputs=[FaceParser.Output(display_name="parser")],
-        )
-
-    @classmethod
-    def validate_inputs(cls, parser) -> bool | str:
-        return common.check_model(parser, ("face_parsing",), (".onnx",))
-
-    @classmethod
-    def execute(cls, parser, device) -> io.NodeOutput:
-        handle = Handle(parse.load, str(common.resolve_file(parser, ("face_parsing",))), common.device(device))
-        handle.get()
-        return io.NodeOutput(handle)
 
 
 class LikenessFaceSwap(io.ComfyNode):
@@ -116,26 +65,15 @@ class LikenessFaceSwap(io.ComfyNode):
     def execute(cls, image, analyzer, swapper, source_index, target_index, order, gender, reference_threshold,
                 mapping, pixel_boost, weight, feather, color_match, keep_detail, on_no_face, erode=0.08,
                 source_image=None, face_model=None, target_reference=None, parser=None) -> io.NodeOutput:
-        an = get_analyzer(analyzer)
-        src = images_to_rgb_list(source_image, "source_image")[0] if source_image is not None else None
-        sources, space = source_identities(an, src, face_model, source_index, order)
-        frames = images_to_rgb_list(image, "image")
         opts = SwapOptions(target_index, order, gender, mapping=mapping, pixel_boost=int(pixel_boost), weight=weight,
                            erode=erode, feather=feather, color_match=color_match, keep_detail=keep_detail,
                            on_no_face=on_no_face, reference_threshold=reference_threshold)
         if target_reference is not None:
             opts.target_reference, opts.reference_space = target_reference.embedding, target_reference.space
-        model = swapper.get()
-        res = swap_batch(frames, an, model, sources, opts, parser and parser.get(), common.progress(len(frames)),
-                         common.check_interrupt, space)
+        frames, model = images_to_rgb_list(image, "image"), swapper.get()
+        source = images_to_rgb_list(source_image, "source_image")[0] if source_image is not None else None
+        res = swap_images(frames, get_analyzer(analyzer), model, source, face_model, source_index, opts,
+                          parser and parser.get(), common.progress(len(frames)), common.check_interrupt)
         common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), model.backend)
-        return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(_same_size(res.masks)),
+        return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(res.masks),
                              json.dumps(res.report_dicts()))
-
-
-def _same_size(masks):
-    import numpy as np
-
-    h = max(m.shape[0] for m in masks)
-    w = max(m.shape[1] for m in masks)
-    return [np.pad(m, ((0, h - m.shape[0]), (0, w - m.shape[1]))) for m in masks]

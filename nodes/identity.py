@@ -1,4 +1,4 @@
-"""Identity nodes: choose a scorer, score every output face, gate on the score, write the report."""
+"""Identity Scorer and Identity Score: choose the judge, then score every output face against the person."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,7 @@ import json
 import torch
 from comfy_api.latest import io
 
-from ..likeness.errors import BadInputError
-from ..likeness.face import draw, embedding
-from ..likeness.identity import embed, gate, score
+from ..likeness.identity import embed, score
 from ..likeness.identity import report as reports
 from ..likeness.image import images_to_rgb_list, rgb_list_to_images
 from ..likeness.models import paths
@@ -36,12 +34,8 @@ class LikenessIdentityScorer(io.ComfyNode):
 
     @classmethod
     def execute(cls, backend, threshold, device) -> io.NodeOutput:
-        available = {"dlib": None}
-        for pack in paths.list_packs("insightface"):
-            available[pack] = str(paths.resolve("insightface", pack, kind="pack"))
-        name, why = embed.choose(available, backend)
-        return io.NodeOutput(embed.Scorer(embed.BackendSpec(name, available[name], common.device(device)),
-                                          threshold, why))
+        packs = {p: str(paths.resolve("insightface", p, kind="pack")) for p in paths.list_packs("insightface")}
+        return io.NodeOutput(embed.make_scorer({"dlib": None, **packs}, backend, threshold, common.device(device)))
 
 
 class LikenessIdentityScore(io.ComfyNode):
@@ -75,103 +69,13 @@ class LikenessIdentityScore(io.ComfyNode):
     @classmethod
     def execute(cls, images, scorer, reference_face, count, reference=None, face_model=None,
                 originals=None) -> io.NodeOutput:
-        scorer, reference_face, count = scorer[0], reference_face[0], count[0]
-        backend, threshold = scorer.backend(), scorer.threshold()
-        if face_model:
-            ref = face_model[0].embedding
-            embedding.require_same(face_model[0].space, backend.space, "The face model",
-                                   f"Connect the person's photos to `reference` instead (the {backend.name} "
-                                   f"scorer embeds them itself), or build the face model with a {backend.name} "
-                                   "face analyzer.")
-        elif reference:
-            ref, _ = score.reference_embedding(backend, images_to_rgb_list(list(reference), "reference"),
-                                               reference_face)
-        else:
-            raise BadInputError("Identity Score needs the person: connect `reference` photos or a `face_model`.")
         frames = images_to_rgb_list(list(images), "images")
-        before = images_to_rgb_list(list(originals), "originals") if originals else None
-        scores = score.score_images(backend, frames, ref, threshold, before, count, common.progress(len(frames)))
-        summary = reports.summary(scores)
-        previews = rgb_list_to_images([draw.scored(f, s) for f, s in zip(frames, scores)], pad=True)
-        best = max((s.similarity for s in scores), default=0.0)
-        text = f"{summary['passed']}/{len(scores)} kept the identity ({100 * summary['pass_rate']:.0f}%)"
-        return io.NodeOutput(previews, json.dumps(summary), best, summary["passed"], 
-                             torch.from_numpy(score.pass_masks([f.shape for f in frames], scores)),
-                             ui={"text": [text]})
-
-
-class LikenessIdentityGate(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="LikenessIdentityGate", display_name="Identity Gate", category="Likeness/Identity",
-            description="Passes on only the images that kept the identity, or the best k of the batch.",
-            inputs=[io.Image.Input("images", tooltip="The batch that was scored (same order)."),
-                    io.String.Input("report", force_input=True, tooltip="From Identity Score."),
-                    io.Combo.Input("mode", options=["pass", "top-k"], default="pass",
-                                   tooltip="pass: keep images whose verdict is pass; top-k: keep the k most similar."),
-                    io.Int.Input("k", default=1, min=1, max=4096, tooltip="How many to keep in top-k mode."),
-                    io.Combo.Input("if_none_pass", options=["keep best", "empty", "error"], default="keep best",
-                                   tooltip="What to do when no image passes.")],
-            outputs=[io.Image.Output(display_name="images"), io.Int.Output(display_name="count"),
-                     io.String.Output(display_name="report",
-                                      tooltip="The kept images' scores, in their order (for Dataset Writer and "
-                                              "Identity Report); the pass rate stays that of every try.")],
-        )
-
-    @classmethod
-    def execute(cls, images, report, mode, k, if_none_pass) -> io.NodeOutput:
-        data = reports.parse(report, images.shape[0])
-        fields = set(score.Score.__dataclass_fields__) - {"faces"}
-        scores = [score.Score(**{k: v for k, v in s.items() if k in fields}) for s in data["scores"]]
-        kept = gate.keep(scores, mode, k, if_none_pass)
-        out = images[kept] if kept else images[:0]
-        chosen = [data["scores"][i] for i in kept]
-        kept_report = {**data, "scores": chosen, "kept": kept, "tried": data["scores"]}  # totals stay the run's
-        return io.NodeOutput(out, len(kept), json.dumps(kept_report),
-                             ui={"text": [f"kept {len(kept)} of {len(scores)}"]})
-
-
-class LikenessIdentityReport(io.ComfyNode):
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="LikenessIdentityReport", display_name="Identity Report", category="Likeness/Identity",
-            description="Saves the images with their identity report: the pass rate, and per image its score and "
-                        "file, as JSON and CSV named with the same number as the first image.",
-            inputs=[io.String.Input("report", force_input=True,
-                                    tooltip="From Identity Score (every image) or Identity Gate (the kept ones; "
-                                            "the report still lists every try)."),
-                    io.String.Input("filename_prefix", default="Likeness/identity",
-                                    tooltip="Where the images and the report go in the output folder."),
-                    io.Image.Input("images", optional=True,
-                                   tooltip="The images of that report, saved here (like Save Image) so each "
-                                           "row names its file. Leave empty to write only the report.")],
-            outputs=[io.String.Output(display_name="summary")],
-            hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
-            is_output_node=True,
-        )
-
-    @classmethod
-    def execute(cls, report, filename_prefix, images=None) -> io.NodeOutput:
-        import folder_paths
-
-        data = reports.parse(report)
-        frames = images_to_rgb_list(images, "images") if images is not None else []
-        height, width = frames[0].shape[:2] if frames else (0, 0)
-        full, name, counter, subfolder, _ = folder_paths.get_save_image_path(
-            filename_prefix, folder_paths.get_output_directory(), width, height)
-        files, json_path, csv_path = reports.save(data, frames, full, name, counter, cls._png_texts())
-        text = (f"{data['passed']}/{data['images']} kept the identity ({100 * data['pass_rate']:.0f}%) — "
-                f"{data['backend']}, threshold {data['threshold']} ({data['threshold_source']})")
-        ref = lambda f: {"filename": f, "subfolder": subfolder, "type": "output"}  # noqa: E731
-        return io.NodeOutput(text, ui={"text": [text], "images": [ref(f) for f in files],
-                                       "files": [ref(p.name) for p in (json_path, csv_path)]})
-
-    @classmethod
-    def _png_texts(cls) -> dict[str, str]:
-        """The prompt and workflow in each PNG, as Save Image stores them (dragging the image back loads it)."""
-        texts = {"prompt": json.dumps(cls.hidden.prompt)} if cls.hidden.prompt is not None else {}
-        for key, value in (cls.hidden.extra_pnginfo or {}).items():
-            texts[key] = json.dumps(value)
-        return texts
+        run = score.score_batch(
+            scorer[0].backend(), scorer[0].threshold(), frames,
+            images_to_rgb_list(list(reference), "reference") if reference else None,
+            face_model[0] if face_model else None, reference_face[0],
+            images_to_rgb_list(list(originals), "originals") if originals else None, count[0],
+            common.progress(len(frames)))
+        summary = reports.summary(run.scores)
+        return io.NodeOutput(rgb_list_to_images(run.previews, pad=True), json.dumps(summary), run.best,
+                             summary["passed"], torch.from_numpy(run.masks), ui={"text": [reports.headline(summary)]})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInputError, LikenessError
+from ..errors import BadInputError, LikenessError, NoFaceError
 from ..fileio import atomic_path
 from . import embedding
 
@@ -103,3 +103,22 @@ def load(path: str | Path) -> FaceModel:
     # ReActor: an insightface Face saved field by field; its embedding is buffalo_l's, not normalised
     gender = int(tensors["gender"].reshape(-1)[0]) if "gender" in tensors else None
     return FaceModel(_unit(emb), _unit(emb)[None], "w600k_r50", "reactor", [path.name], gender)
+
+
+def from_photos(analyzer, frames: list[np.ndarray], method: str = "mean", on_item=None) -> FaceModel:
+    """A face model from photos of one person: the largest face of each, combined in the analyzer's space."""
+    if analyzer.space is None:
+        raise BadInputError("This face analyzer's pack has no recogniser, so photos give no identity: choose "
+                            "buffalo_l (for swaps) or dlib in Face Analyzer.")
+    largest = []
+    for i, rgb in enumerate(frames):
+        faces = analyzer.analyze(rgb, i)
+        if not faces:
+            raise NoFaceError("images", i, "Every photo of a face model must show the face clearly.")
+        largest.append(max(faces, key=lambda f: f.area))
+        if on_item:
+            on_item(i + 1)
+    genders = [f.gender for f in largest]
+    gender = max(set(genders), key=genders.count) if None not in genders else None
+    return build([f.embedding for f in largest], analyzer.space, method, [f"image {i}" for i in range(len(frames))],
+                 gender)

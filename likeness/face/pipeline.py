@@ -159,3 +159,12 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
         result.masks.append(mask_total)
         result.swapped.append(swapped)
     return result
+
+
+def swap_images(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, source_rgb: np.ndarray | None,
+                face_model, source_indexes: str, opts: SwapOptions, parser: FaceParser | None = None, on_face=None,
+                check=None) -> SwapResult:
+    """Face Swap in one call: the identities of the source photo's chosen faces (or of a face model) onto every
+    image."""
+    sources, space = source_identities(analyzer, source_rgb, face_model, source_indexes, opts.order)
+    return swap_batch(images, analyzer, swapper, sources, opts, parser, on_face, check, space)

@@ -86,3 +86,10 @@ class Scorer:
         from .calibration import threshold_for
 
         return threshold_for(self.spec.name, self.threshold_override)
+
+
+def make_scorer(available: dict[str, str | None], backend: str = "auto", threshold: float = -1.0,
+                device: str = "cpu") -> Scorer:
+    """The Identity Scorer node's output: `available` maps backend name to its pack dir (None for dlib)."""
+    name, why = choose(available, backend)
+    return Scorer(BackendSpec(name, available[name], device), threshold, why)

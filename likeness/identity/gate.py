@@ -24,3 +24,16 @@ def keep(scores: list[Score], mode: str = "pass", k: int = 1, if_none: str = "ke
     if if_none == "keep best":
         return [max(range(len(scores)), key=lambda i: scores[i].similarity)]
     return []
+
+
+def apply(report_text: str, n_images: int, mode: str = "pass", k: int = 1, if_none: str = "keep best"
+          ) -> tuple[list[int], dict]:
+    """(kept image indexes, the kept images' report). The report keeps every try (`tried`), so its pass rate
+    stays that of the whole run."""
+    from . import report as reports
+    from .score import Score
+
+    data = reports.parse(report_text, n_images)
+    fields = set(Score.__dataclass_fields__) - {"faces"}
+    kept = keep([Score(**{f: v for f, v in s.items() if f in fields}) for s in data["scores"]], mode, k, if_none)
+    return kept, {**data, "scores": [data["scores"][i] for i in kept], "kept": kept, "tried": data["scores"]}

@@ -23,6 +23,14 @@ def summary(scores: list[Score]) -> dict:
             "scores": [s.as_dict() for s in scores]}
 
 
+def headline(report: dict, detail: bool = False) -> str:
+    """'3/4 kept the identity (75%)', with the backend and threshold when `detail`."""
+    text = f"{report['passed']}/{report['images']} kept the identity ({100 * report['pass_rate']:.0f}%)"
+    if detail:
+        text += f" — {report['backend']}, threshold {report['threshold']} ({report['threshold_source']})"
+    return text
+
+
 def parse(text: str, images: int | None = None) -> dict:
     """An identity report string from Identity Score/Gate, checked; `images` = how many images came with it."""
     try:

@@ -119,3 +119,34 @@ def pass_masks(shapes: list[tuple], scores: list[Score]) -> np.ndarray:
             x1, y1, x2, y2 = [max(0, int(round(v))) for v in s.faces[s.counted].bbox]
             masks[i, y1:y2, x1:x2] = 1.0
     return masks
+
+
+@dataclass
+class ScoredBatch:
+    """What Identity Score shows and hands on for a batch."""
+    scores: list[Score]
+    previews: list[np.ndarray]   # each image with its faces boxed: green pass, red fail
+    masks: np.ndarray            # pass_masks
+    best: float
+
+
+def score_batch(backend, threshold: Threshold, frames: list[np.ndarray], reference_photos=None, face_model=None,
+                reference_face: str = "single", originals=None, count: str = "most-similar",
+                on_item=None) -> ScoredBatch:
+    """Score every output against the person, given as photos (embedded by this backend) or a face model of the
+    same embedding space."""
+    from ..face import draw, embedding
+
+    if face_model is not None:
+        embedding.require_same(face_model.space, backend.space, "The face model",
+                               f"Connect the person's photos to `reference` instead (the {backend.name} scorer "
+                               f"embeds them itself), or build the face model with a {backend.name} face analyzer.")
+        reference = face_model.embedding
+    elif reference_photos:
+        reference, _ = reference_embedding(backend, reference_photos, reference_face)
+    else:
+        raise BadInputError("Identity Score needs the person: connect `reference` photos or a `face_model`.")
+    scores = score_images(backend, frames, reference, threshold, originals, count, on_item)
+    return ScoredBatch(scores, [draw.scored(f, s) for f, s in zip(frames, scores)],
+                       pass_masks([f.shape for f in frames], scores),
+                       max((s.similarity for s in scores), default=0.0))
