@@ -67,13 +67,90 @@ def test_four_references_sample(comfy, tiny_qwen, tmp_path):
     assert comfy.images(out, "save")[0].shape[:2] == (96, 128)
 
 
-def test_encode_cache_hits_for_the_same_content(comfy, tiny_qwen, tmp_path):
+def cache_states(info: str) -> dict[str, str]:
+    """{"vae ref 1": "hit", "positive": "encoded", ...} from the node's info text."""
+    return dict(re.findall(r"(vae ref \d+|positive|negative) (hit|encoded)", info.splitlines()[-1]))
+
+
+def te_lora(comfy, te_name: str, name: str) -> str:
+    """A LoRA on every linear layer of the tiny text encoder's LLM, in ComfyUI's generic `text_encoders.<key>`
+    format (the CLIP's own state-dict names: the file's keys under `qwen25_7b.transformer.`)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(3)
+    lora = {}
+    with safe_open(str(comfy.models_dir / "text_encoders" / te_name), "pt") as f:
+        for key in f.keys():
+            if key.startswith("model.layers.") and key.endswith("proj.weight"):
+                out_dim, in_dim = f.get_slice(key).get_shape()
+                base = "text_encoders.qwen25_7b.transformer." + key[:-len(".weight")]
+                lora[f"{base}.lora_down.weight"] = torch.randn(4, in_dim, generator=g) * 0.5
+                lora[f"{base}.lora_up.weight"] = torch.randn(out_dim, 4, generator=g) * 0.5
+                lora[f"{base}.alpha"] = torch.tensor(4.0)
+    assert len(lora) >= 3 * 2 * 7, sorted(lora)  # q/k/v/o + gate/up/down of both layers
+    save_file(lora, str(comfy.models_dir / "loras" / name))
+    return name
+
+
+def test_encode_cache_hits_only_for_the_same_encoder_and_pixels(comfy, tiny_qwen, tmp_path):
+    """Hits for the same CLIP and pixels (the same tensors on a re-run, or a new load of the same picture); misses
+    for one pixel changed, a LoRA-patched CLIP, another CLIP object. ComfyUI re-runs the encode node only when one of
+    its inputs changed, so every step below changes one (the version is applied after the cache: not in its key)."""
     a = ref(tmp_path, comfy, "cache_a.png", (128, 96), 42)
-    _, first = run_with_info(comfy, encode_graph(tiny_qwen, [a], prompt="cache me"))
-    assert "positive encoded" in first
-    b = ref(tmp_path, comfy, "cache_b.png", (128, 96), 42)  # same pixels, another file: the node runs again
-    _, second = run_with_info(comfy, encode_graph(tiny_qwen, [b], prompt="cache me", seed=6))
-    assert "positive hit" in second and "negative hit" in second and "vae ref 1 hit" in second
+
+    def run(graph):
+        out, info = run_with_info(comfy, graph)
+        return comfy.images(out, "save")[0], cache_states(info)
+
+    def graph(name=a, **kw):
+        return encode_graph(tiny_qwen, [name], prompt="cache me", **kw)
+
+    every = {"vae ref 1", "positive", "negative"}
+    first, states = run(graph())
+    assert states == dict.fromkeys(every, "encoded"), states
+    # the same tensors again (LoadImage stays in ComfyUI's cache): away to version auto and back
+    _, states = run(graph(version="auto"))
+    assert states == dict.fromkeys(every, "hit"), states
+    again, states = run(graph())
+    assert states == dict.fromkeys(every, "hit"), states
+    assert (again == first).all()
+    # the same pixels from another file: new tensors, found by content
+    b = ref(tmp_path, comfy, "cache_b.png", (128, 96), 42)
+    same, states = run(graph(b))
+    assert states == dict.fromkeys(every, "hit"), states
+    assert (same == first).all()
+    # one pixel changed by one level: another image
+    pixels = np.array(Image.open(tmp_path / "cache_a.png"))
+    pixels[50, 70, 1] = pixels[50, 70, 1] + 1 if pixels[50, 70, 1] < 255 else 254
+    Image.fromarray(pixels).save(tmp_path / "cache_c.png")
+    _, states = run(graph(comfy.upload(tmp_path / "cache_c.png", "cache_c.png")))
+    assert states == dict.fromkeys(every, "encoded"), states
+    # the same CLIP object through core LoraLoader (text-encoder keys, clip strength 1): another text encoder
+    lora = te_lora(comfy, tiny_qwen["te"], "tiny_te_lora.safetensors")
+    g = graph()
+    g["lora"] = {"class_type": "LoraLoader", "inputs": {"model": ["unet", 0], "clip": ["clip", 0], "lora_name": lora,
+                                                        "strength_model": 0.0, "strength_clip": 1.0}}
+    g["enc"]["inputs"]["clip"] = ["lora", 1]
+    log_start = len(comfy.log_path.read_text(errors="replace"))
+    patched, states = run(g)
+    assert states == {"vae ref 1": "hit", "positive": "encoded", "negative": "encoded"}, states
+    assert np.abs(patched.astype(int) - first.astype(int)).mean() > 0.5  # the LoRA changed the conditioning
+    assert "lora key not loaded" not in comfy.log_path.read_text(errors="replace")[log_start:]
+    # the unpatched CLIP (still the same object: the loader stayed cached) still hits
+    plain, states = run(graph())
+    assert states == dict.fromkeys(every, "hit"), states
+    assert (plain == first).all()
+    # another CLIP object: the same text-encoder file under another name, loaded again
+    copy = comfy.models_dir / "text_encoders" / "tiny_qwen_te_copy.safetensors"
+    if not copy.exists():
+        copy.write_bytes((comfy.models_dir / "text_encoders" / tiny_qwen["te"]).read_bytes())
+    g = graph()
+    g["clip"]["inputs"]["clip_name"] = copy.name
+    other, states = run(g)
+    assert states == {"vae ref 1": "hit", "positive": "encoded", "negative": "encoded"}, states
+    assert (other == first).all()  # the same weights: encoded again to the same conditioning
 
 
 def lora_graph(tiny, names, stack_inputs):

@@ -1,7 +1,8 @@
 """Encode a multi-reference Qwen-Image-Edit prompt with ComfyUI's own CLIP and VAE objects (passed in).
 
 Positive and negative both carry every reference (the model expects the images in both). Results are cached by
-(text encoder, prompt, image content, sizes) and VAE latents by (VAE, image content, size).
+(text encoder, prompt, image content, sizes) and VAE latents by (VAE, image content, size); the keys are looked up
+before any reference is resized, so a hit costs the lookups (and, for a tensor not seen before, hashing it).
 """
 from __future__ import annotations
 
@@ -59,16 +60,21 @@ def with_references(conditioning: list, latents: list[torch.Tensor], method: str
     return out
 
 
-def _text(clip, text: str, images_vl: list[torch.Tensor], slots: tuple, digests: tuple) -> tuple[list, bool]:
-    owner = getattr(getattr(clip, "patcher", None), "model", clip)
-    patches = getattr(getattr(clip, "patcher", None), "patches_uuid", None)
+def _text(clip, text: str, images_vl, slots: tuple, digests: tuple, vl_sizes: tuple) -> tuple[list, bool]:
+    """`images_vl()`: the references at their VL sizes, called only when the encoding is not cached."""
+    patcher = getattr(clip, "patcher", None)
+    owner = getattr(patcher, "model", clip)
 
     def compute():
-        tokens = clip.tokenize(prompt_layout.edit_prompt(text, slots), images=images_vl,
+        tokens = clip.tokenize(prompt_layout.edit_prompt(text, slots), images=images_vl(),
                                llama_template=prompt_layout.EDIT_TEMPLATE)
         return clip.encode_from_tokens_scheduled(tokens)
 
-    key = (str(patches), text, slots, digests, tuple(i.shape for i in images_vl))
+    if getattr(patcher, "forced_hooks", None) or getattr(clip, "apply_hooks_to_conds", None):
+        return compute(), False  # hooked CLIPs (SetClipHooks) schedule their own weights: never cached
+    options = getattr(clip, "tokenizer_options", None) or {}
+    key = (str(getattr(patcher, "patches_uuid", None)), getattr(clip, "layer_idx", None),
+           repr(sorted(options.items())), text, slots, digests, vl_sizes)
     return _owned(encode_cache.TEXT, owner, key, compute)
 
 
@@ -77,22 +83,30 @@ def encode_edit(clip, vae, instruction: str, negative: str, images: list[torch.T
     """`images`: ComfyUI IMAGE tensors by input slot, reference 1 first; None for an empty slot (only the first item
     of each batch is used)."""
     slots = tuple(k + 1 for k, img in enumerate(images) if img is not None)
-    images = [img[:1] for img in images if img is not None]
+    originals = [img for img in images if img is not None]
+    images = [img[:1] for img in originals]
     if not images:
         raise BadInputError("Qwen edit encode needs at least one reference image (image1).")
     if model not in METHODS and model != "auto":
         raise BadInputError(f"Unknown model '{model}': choose auto, 2509 or 2511.")
     plan = refs.plan([(int(i.shape[2]), int(i.shape[1])) for i in images], vae_area, align)
-    digests = tuple(encode_cache.tensor_digest(i) for i in images)
-    images_vl = [refs.resize(img, *p["vl"]) for img, p in zip(images, plan)]
+    digests = encode_cache.digests(originals, rows=1)  # remembered per tensor object: a re-run costs nothing
+    vl: list[torch.Tensor] = []
+
+    def images_vl() -> list[torch.Tensor]:  # resized only when the text encoder has to run, once for both
+        if not vl:
+            vl.extend(refs.resize(img, *p["vl"]) for img, p in zip(images, plan))
+        return vl
+
     latents, cached = [], {}
     for k, (img, p, d) in enumerate(zip(images, plan, digests)):
         lat, hit = _owned(encode_cache.VAE, getattr(vae, "first_stage_model", vae), (d, p["vae"]),
                           lambda img=img, p=p: vae.encode(refs.resize(img, *p["vae"])))
         latents.append(lat)
         cached[f"vae ref {k + 1}"] = hit
-    pos, cached["positive"] = _text(clip, instruction, images_vl, slots, digests)
-    neg, cached["negative"] = _text(clip, negative, images_vl, slots, digests)
+    vl_sizes = tuple(p["vl"] for p in plan)
+    pos, cached["positive"] = _text(clip, instruction, images_vl, slots, digests, vl_sizes)
+    neg, cached["negative"] = _text(clip, negative, images_vl, slots, digests, vl_sizes)
     method = METHODS.get(model)  # auto: no method in the conditioning, the checkpoint's own default applies
     positive = with_references(pos, latents, method)
     negative_c = with_references(neg, latents, method)
