@@ -7,16 +7,21 @@ import tempfile
 from pathlib import Path
 
 
+def _temporary(folder: Path, name: str) -> Path:
+    """A new empty file in `folder` with a unique name (mkstemp), readable by all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; the files we write are for sharing
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yields a temporary path beside `path`; on success it replaces `path`, on any error it is removed.
     The temporary name is unique (mkstemp), so threads writing the same target never share one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.fchmod(fd, 0o644)  # mkstemp makes 0600; the files we write are for sharing
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temporary(path.parent, path.name)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -39,11 +44,7 @@ def atomic_new(folder: str | Path, names):
     moves the file to the first of `names` (file names) that does not exist yet; saved[0] is then its path. The
     name is claimed with O_EXCL first, so two writers never take the same one."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".new.", suffix=".partial")
-    os.fchmod(fd, 0o644)
-    os.close(fd)
-    tmp, saved = Path(name), []
+    tmp, saved = _temporary(folder, "new"), []
     try:
         yield tmp, saved
         for candidate in names:

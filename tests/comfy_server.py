@@ -89,18 +89,17 @@ class ComfyServer(ComfyProcess):
 
     # -- using it ---------------------------------------------------------------------------------------------
     def version(self) -> tuple[int, ...]:
-        text = self.client._json("GET", "/system_stats")["system"]["comfyui_version"]
-        return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+        return self.client.comfyui_version()
 
     def require_core_for(self, workflow: str) -> None:
         """Skip, saying which version it needs, a shipped workflow this ComfyUI's core cannot run."""
         import pytest
 
-        from likeness.workflows.shipped import MIN_COMFYUI
+        from likeness.workflows.shipped import MIN_COMFYUI, version_text
 
         need = MIN_COMFYUI.get(workflow)
-        if need and self.version() < tuple(map(int, need[0].split("."))):
-            pytest.skip(f"{workflow} needs ComfyUI {need[0]}+ ({need[1]})")
+        if need and self.version() < need[0]:
+            pytest.skip(f"{workflow} needs ComfyUI {version_text(need[0])}+ ({need[1]})")
 
     def object_info(self, node_type: str | None = None) -> dict:
         return self.client.object_info(node_type)

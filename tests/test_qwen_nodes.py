@@ -222,8 +222,7 @@ def test_2511_needs_a_comfyui_that_supports_it(comfy, tiny_qwen, tmp_path):
     names = [ref(tmp_path, comfy, "r2511.png", (128, 96), 21)]
     graph = encode_graph(tiny_qwen, names, version="2511")
     graph["unet"]["inputs"]["unet_name"] = tiny_qwen["dit_2511"]
-    version = tuple(int(x) for x in comfy.client._json("GET", "/system_stats")["system"]["comfyui_version"]
-                    .split(".")[:3])
+    version = comfy.version()
     if version < (0, 5, 0):
         with pytest.raises(ExecutionFailed, match="needs ComfyUI 0.5.0 or newer"):
             comfy.run(graph)
@@ -233,8 +232,7 @@ def test_2511_needs_a_comfyui_that_supports_it(comfy, tiny_qwen, tmp_path):
 
 
 def test_version_auto_lets_the_checkpoint_choose_the_reference_method(comfy, tiny_qwen, tmp_path):
-    version = tuple(int(x) for x in comfy.client._json("GET", "/system_stats")["system"]["comfyui_version"]
-                    .split(".")[:3])
+    version = comfy.version()
     if version < (0, 5, 0):
         pytest.skip("needs ComfyUI 0.5.0+: older cores cannot tell a 2511 checkpoint from the file")
     names = [ref(tmp_path, comfy, "auto2511.png", (128, 96), 22)]

@@ -45,7 +45,7 @@ def require_training_core(version: tuple[int, ...]) -> None:
 def folder_stamp(folder: Path) -> str:
     """Changes when a file of the dataset (or of its faces/) is added, removed or rewritten."""
     files = sorted(p for d in (folder, folder / CROPS) if d.is_dir() for p in d.iterdir() if p.is_file())
-    return repr([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+    return repr([(p.name, st.st_size, st.st_mtime_ns) for p, st in ((p, p.stat()) for p in files)])
 
 
 def bucket_size(width: int, height: int, resolution: int) -> tuple[int, int]:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import BadInputError, NoFaceError
-from ..face import select
+from ..face import draw, embedding, select
 from ..face.types import Face
 from .calibration import Threshold
 
@@ -135,8 +135,6 @@ def score_batch(backend, threshold: Threshold, frames: list[np.ndarray], referen
                 on_item=None) -> ScoredBatch:
     """Score every output against the person, given as photos (embedded by this backend) or a face model of the
     same embedding space."""
-    from ..face import draw, embedding
-
     if face_model is not None:
         embedding.require_same(face_model.space, backend.space, "The face model",
                                f"Connect the person's photos to `reference` instead (the {backend.name} scorer "

@@ -99,6 +99,11 @@ class ComfyClient:
     def history(self, prompt_id: str) -> dict | None:
         return self._json("GET", f"/history/{prompt_id}").get(prompt_id)
 
+    def comfyui_version(self) -> tuple[int, ...]:
+        """The server's ComfyUI version, e.g. (0, 3, 75)."""
+        text = self._json("GET", "/system_stats")["system"]["comfyui_version"]
+        return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
     def models(self, folder: str) -> list[str]:
         """The files ComfyUI lists in a model folder ('/'-separated, relative to it)."""
         return [n.replace("\\", "/") for n in self._json("GET", f"/models/{urllib.parse.quote(folder)}")]

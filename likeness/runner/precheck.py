@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from ..errors import LikenessError
 from ..models.registry import WORKFLOWS, ModelEntry, load_manifest
 from ..qwen.lora import presets
-from ..workflows.shipped import MIN_COMFYUI
+from ..workflows.shipped import MIN_COMFYUI, version_text
 from . import graph_edit
 from .client import ComfyClient, ComfyError
 
@@ -53,10 +53,10 @@ def check_core(client: ComfyClient, workflow: str) -> None:
     need = MIN_COMFYUI.get(workflow)
     if need is None:
         return
-    have = client._json("GET", "/system_stats")["system"]["comfyui_version"]
-    if tuple(int(p) for p in have.split(".")[:3] if p.isdigit()) < tuple(map(int, need[0].split("."))):
-        raise ModelsMissing(f"{workflow} needs ComfyUI {need[0]} or newer ({need[1]}); {client.url} runs {have}. "
-                            "Update that ComfyUI; nothing was queued.")
+    have = client.comfyui_version()
+    if have < need[0]:
+        raise ModelsMissing(f"{workflow} needs ComfyUI {version_text(need[0])} or newer ({need[1]}); {client.url} "
+                            f"runs {version_text(have)}. Update that ComfyUI; nothing was queued.")
 
 
 def check_models(graph: dict, client: ComfyClient, workflow: str) -> None:

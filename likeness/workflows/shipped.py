@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..dataset.training import TRAINING_CORE
 from ..models.registry import ModelEntry, load_manifest
 from .graph import Node, Workflow
 
@@ -32,7 +33,11 @@ CHARACTER_LORA = "likeness_character.safetensors"  # what train-character-lora s
 CHARACTER_PROMPT = (f"{TRIGGER}, sitting on a park bench in autumn, reading a book, waist-up portrait, soft "
                     "afternoon light, sharp focus, 50 mm lens")
 # Core nodes a workflow needs that older ComfyUI lacks, as (version, why); older cores get a clear error.
-MIN_COMFYUI = {"train-character-lora": ("0.19.0", "Train LoRA with resolution buckets and offloading")}
+MIN_COMFYUI = {"train-character-lora": (TRAINING_CORE, "Train LoRA with resolution buckets and offloading")}
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
 
 
 @lru_cache(maxsize=1)
@@ -257,7 +262,7 @@ def train_character_lora() -> Workflow:
                    "text encoder → ComfyUI's own Train LoRA on Qwen-Image-2512 → `models/loras/"
                    "likeness_character.safetensors` (a new name if it exists) + the loss curve. Then generate with "
                    "it in character-lora.",
-                   [f"Needs ComfyUI {MIN_COMFYUI[name][0]} or newer (Train LoRA's buckets and offloading).",
+                   [f"Needs ComfyUI {version_text(MIN_COMFYUI[name][0])} or newer (Train LoRA's buckets and offloading).",
                     f"Every caption must hold the trigger word (dataset-enrichment writes `{TRIGGER}`): "
                     "Load Character Dataset checks it and names any image without a caption.",
                     "Rank 32, 1024 px, learning rate 1e-4, 2000 steps: the users' settings for 10-30 images "
