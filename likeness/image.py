@@ -27,7 +27,8 @@ def to_rgb_uint8(array: np.ndarray, what: str = "image") -> np.ndarray:
 
 
 def images_to_rgb_list(images: torch.Tensor | list, what: str = "image") -> list[np.ndarray]:
-    """ComfyUI IMAGE (B,H,W,C float 0..1), a single HxWxC tensor, or a list of them -> list of HxWx3 uint8."""
+    """ComfyUI IMAGE (B,H,W,C float 0..1), a single HxWxC tensor, or a list of them -> list of HxWx3 uint8 arrays
+    of the caller's own (never views of the input, so they may be changed in place)."""
     if isinstance(images, (list, tuple)):
         out: list[np.ndarray] = []
         for i, item in enumerate(images):
@@ -39,7 +40,8 @@ def images_to_rgb_list(images: torch.Tensor | list, what: str = "image") -> list
         images = images.unsqueeze(0)
     if images.ndim != 4:
         raise BadInputError(f"{what}: expected a ComfyUI IMAGE batch (B,H,W,C), got shape {tuple(images.shape)}.")
-    arr = _to_uint8(images.detach(), what).cpu().numpy()  # once for the batch, on the tensor's device
+    arr = _to_uint8(images.detach(), what)  # once for the batch, on the tensor's device
+    arr = (arr.clone() if images.dtype == torch.uint8 else arr).cpu().numpy()
     return [to_rgb_uint8(arr[i], f"{what} (batch item {i})") for i in range(arr.shape[0])]
 
 
@@ -47,21 +49,26 @@ def _to_uint8(t: torch.Tensor, what: str) -> torch.Tensor:
     """Float 0..1 -> uint8 (rounded, clamped); NaN/inf is an error naming the input, never silently black."""
     if t.dtype == torch.uint8:
         return t
+    # in blocks through one small buffer: one pass over the frame, and a 4K frame never allocates (and page-faults)
+    # a second float copy; each block's sum is the NaN/inf check, done while the block is still in the cache
     t = t.float()
-    if not torch.isfinite(t.sum()):  # one cheap pass; count only to say how bad it is
-        bad = int((~torch.isfinite(t)).sum())
-        if bad:
-            raise BadInputError(f"{what}: {bad} pixel value(s) are NaN or infinite, so faces in it cannot be found. "
-                                "The node before it produced invalid values (often a VAE decode in fp16): run the "
-                                "VAE in fp32 (--fp32-vae) or check that node's inputs.")
-    # in blocks through one small buffer: a 4K frame never allocates (and page-faults) a second float copy
     flat, out = t.contiguous().view(-1), torch.empty(t.shape, dtype=torch.uint8, device=t.device)
     buffer = torch.empty(min(flat.numel(), 1 << 20), dtype=torch.float32, device=t.device)
     for start in range(0, flat.numel(), buffer.numel()):
         chunk = flat[start:start + buffer.numel()]
-        scaled = torch.mul(chunk, 255.0, out=buffer[:chunk.numel()]).add_(0.5).clamp_(0.0, 255.0)
-        out.view(-1)[start:start + chunk.numel()].copy_(scaled)
+        scaled = torch.mul(chunk, 255.0, out=buffer[:chunk.numel()])
+        if not torch.isfinite(scaled.sum()):
+            _refuse_non_finite(t, what)
+        out.view(-1)[start:start + chunk.numel()].copy_(scaled.add_(0.5).clamp_(0.0, 255.0))
     return out
+
+
+def _refuse_non_finite(t: torch.Tensor, what: str) -> None:
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:  # else only huge finite values overflowed the sum: they clamp to white like any value above 1
+        raise BadInputError(f"{what}: {bad} pixel value(s) are NaN or infinite, so faces in it cannot be found. "
+                            "The node before it produced invalid values (often a VAE decode in fp16): run the VAE in "
+                            "fp32 (--fp32-vae) or check that node's inputs.")
 
 
 def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = "images") -> torch.Tensor:
@@ -83,11 +90,37 @@ def rgb_list_to_images(frames: list[np.ndarray], pad: bool = False, what: str = 
     return out.div_(255.0)
 
 
-def masks_to_tensor(masks: list[np.ndarray]) -> torch.Tensor:
-    """List of HxW float 0..1 masks -> ComfyUI MASK (B,H,W), zero-padded to the largest (images of mixed sizes)."""
-    h, w = max(m.shape[0] for m in masks), max(m.shape[1] for m in masks)
-    return torch.from_numpy(np.stack([np.pad(np.asarray(m, np.float32), ((0, h - m.shape[0]), (0, w - m.shape[1])))
-                                      for m in masks]))
+# a changed rectangle of a frame: (y0, y1, x0, x1), and the 0..1 mask of what changed inside it
+Patch = tuple[tuple[int, int, int, int], np.ndarray]
+
+
+def with_patches(image: torch.Tensor, frames: list[np.ndarray], patches: list[list[Patch]]) -> torch.Tensor:
+    """The IMAGE a face node returns: a copy of `image` in which the pixels each patch of batch item i marks come
+    from frames[i] (uint8). Only the patches are converted; every other pixel is returned exactly as it came in
+    (no 8-bit rounding, no clamping)."""
+    b, h, w, c = image.shape if isinstance(image, torch.Tensor) and image.ndim == 4 else (0, 0, 0, 0)
+    if c != 3 or image.dtype != torch.float32 or len(frames) != b or any(f.shape != (h, w, 3) for f in frames):
+        return rgb_list_to_images(frames, pad=True)  # not a plain RGB float batch: convert every frame
+    if not any(patches):
+        return image
+    out = image.clone()
+    for i, (frame, items) in enumerate(zip(frames, patches)):
+        for (y0, y1, x0, x1), mask in items:
+            new = torch.from_numpy(frame[y0:y1, x0:x1]).to(out.device, torch.float32).div_(255.0)
+            changed = torch.from_numpy(mask > 0).to(out.device)[..., None]
+            out[i, y0:y1, x0:x1] = torch.where(changed, new, out[i, y0:y1, x0:x1])
+    return out
+
+
+def patch_masks(frames: list[np.ndarray], patches: list[list[Patch]]) -> torch.Tensor:
+    """ComfyUI MASK (B,H,W) of where the patches changed each frame (overlaps keep the larger value), zero-padded
+    to the largest frame."""
+    h, w = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+    out = np.zeros((len(frames), h, w), np.float32)
+    for i, items in enumerate(patches):
+        for (y0, y1, x0, x1), mask in items:
+            np.maximum(out[i, y0:y1, x0:x1], mask, out=out[i, y0:y1, x0:x1])
+    return torch.from_numpy(out)
 
 
 def png_bytes(rgb: np.ndarray, texts: dict[str, str] | None = None) -> bytes:

@@ -7,7 +7,7 @@ from comfy_api.latest import io
 from ..likeness.face import restore
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.runtime.cache import Handle
-from ..likeness.image import images_to_rgb_list, rgb_list_to_images
+from ..likeness.image import images_to_rgb_list, with_patches
 from . import common
 from .types import FaceAnalyzer, FaceRestorer
 
@@ -63,15 +63,15 @@ class LikenessFaceRestore(io.ComfyNode):
         frames = images_to_rgb_list(image, "image")
         on_item = common.progress(len(frames))
         model = restorer.get()
-        out = []
+        patches = []
         for i, rgb in enumerate(frames):
             faces = an.analyze(rgb, i)
             if only_in_mask is not None:
                 mask = only_in_mask[min(i, only_in_mask.shape[0] - 1)].cpu().numpy()
                 faces = [f for f in faces if _inside(mask, f.center)]
-            out.append(model.restore(rgb, faces, visibility, on_face=lambda *_: common.check_interrupt()))
+            patches.append(model.restore_into(rgb, faces, visibility, on_face=lambda *_: common.check_interrupt()))
             on_item(i + 1)
-        return io.NodeOutput(rgb_list_to_images(out, pad=True))
+        return io.NodeOutput(with_patches(image, frames, patches))
 
 
 def _inside(mask: np.ndarray, point) -> bool:

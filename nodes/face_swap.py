@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from ..likeness.face.analysis import analyzer as get_analyzer
 from ..likeness.face.pipeline import SwapOptions, swap_images
 from ..likeness.face.select import ORDERS, GENDERS
-from ..likeness.image import images_to_rgb_list, masks_to_tensor, rgb_list_to_images
+from ..likeness.image import images_to_rgb_list, patch_masks, with_patches
 from . import common
 from .types import FaceAnalyzer, FaceModel, FaceParser, FaceSwapper
 
@@ -73,7 +73,7 @@ class LikenessFaceSwap(io.ComfyNode):
         frames, model = images_to_rgb_list(image, "image"), swapper.get()
         source = images_to_rgb_list(source_image, "source_image")[0] if source_image is not None else None
         res = swap_images(frames, get_analyzer(analyzer), model, source, face_model, source_index, opts,
-                          parser and parser.get(), common.progress(len(frames)), common.check_interrupt)
+                          parser and parser.get(), common.progress(len(frames)), common.check_interrupt, inplace=True)
         common.log.info("likeness: swapped %d face(s) with %s", sum(map(len, res.swapped)), model.backend)
-        return io.NodeOutput(rgb_list_to_images(res.images, pad=True), masks_to_tensor(res.masks),
+        return io.NodeOutput(with_patches(image, res.images, res.patches), patch_masks(res.images, res.patches),
                              json.dumps(res.report_dicts()))

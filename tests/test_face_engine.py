@@ -181,6 +181,65 @@ def test_paste_back_touches_only_the_face_region_and_equals_a_full_frame_paste()
         assert np.abs(full_mask - alpha[..., 0]).max() < 1e-5
 
 
+def test_detector_input_is_the_letterboxed_image_whatever_came_before(analyzer):
+    """SCRFD reuses one input buffer: each image's blob is still insightface's letterbox (black canvas, image
+    top-left, (x - 127.5) / 128), with nothing left over from a wider or taller image before it."""
+    det, rng = analyzer.detector, np.random.default_rng(0)
+    for h, w in [(300, 500), (500, 300), (64, 64), (700, 90), (300, 500)]:
+        rgb = rng.integers(0, 256, (h, w, 3), np.uint8)
+        blob, scale = det.preprocess(rgb)
+        new_h, new_w = (det.size, int(det.size * w / h)) if h > w else (int(det.size * h / w), det.size)
+        canvas = np.zeros((det.size, det.size, 3), np.float32)
+        canvas[:new_h, :new_w] = cv2.resize(rgb, (new_w, new_h))
+        assert np.array_equal(blob, ((canvas - 127.5) / 128).transpose(2, 0, 1)[None]) and scale == new_h / h
+
+
+def test_face_swap_returns_only_the_pasted_pixels_changed(analyzer, swapper, two_people):
+    """What the Face Swap node returns. From an 8-bit IMAGE: exactly what converting every swapped frame back
+    gives. From a finer one: every pixel no paste touched exactly as it came in, the pasted ones as the 8-bit
+    result; the input tensor itself is never written."""
+    import torch
+
+    from likeness.image import images_to_rgb_list, patch_masks, rgb_list_to_images, with_patches
+
+    src = analyzer.analyze(two_people)[0].embedding
+    opts = SwapOptions(target_indexes="all")
+    eight_bit = torch.from_numpy(np.stack([two_people, two_people])).float() / 255
+    fine = (eight_bit + torch.rand(eight_bit.shape, generator=torch.Generator().manual_seed(0)) * 0.9 / 255)
+    for image in (eight_bit, fine):
+        before = image.clone()
+        frames = images_to_rgb_list(image)
+        copied = swap_batch(frames, analyzer, swapper, [src], opts)
+        res = swap_batch(frames, analyzer, swapper, [src], opts, inplace=True)
+        assert all(np.array_equal(a, b) for a, b in zip(copied.images, res.images))  # in place = on a copy
+        out, mask = with_patches(image, res.images, res.patches), patch_masks(res.images, res.patches)
+        assert torch.equal(image, before)
+        converted = rgb_list_to_images(res.images)
+        changed = (mask > 0)[..., None].expand_as(out)
+        assert 0.005 < changed.float().mean() < 0.5  # two faces, not the frame
+        assert torch.equal(out[changed], converted[changed])
+        if image is eight_bit:
+            assert torch.equal(out, converted)
+        else:
+            assert torch.equal(out[~changed], image[~changed]) and not torch.equal(out, converted)
+        # the mask is the faces' blend weights, each paste where its face is
+        for face, ((y0, y1, x0, x1), m) in zip(res.swapped[0], res.patches[0]):
+            x, y = face.center
+            assert y0 <= y < y1 and x0 <= x < x1 and float(mask[0, int(y), int(x)]) == pytest.approx(1.0)
+
+
+def test_frames_from_an_image_are_the_callers_own():
+    """In-place swapping needs frames that are not views of the IMAGE: a uint8 tensor is copied, not shared."""
+    import torch
+
+    from likeness.image import images_to_rgb_list
+
+    for image in (torch.full((1, 4, 5, 3), 7, dtype=torch.uint8), torch.full((1, 4, 5, 3), 0.5)):
+        frames = images_to_rgb_list(image)
+        frames[0][:] = 0
+        assert float(image.flatten()[0]) in (7, 0.5)
+
+
 def test_swap_changes_only_the_chosen_face(analyzer, swapper, two_people):
     src = analyzer.analyze(two_people)[0].embedding
     res = swap_batch([two_people], analyzer, swapper, [src], SwapOptions(order="left-right", target_indexes="1"))
@@ -217,6 +276,21 @@ def test_color_match_moves_the_crop_toward_the_target():
     swapped = np.clip(target * 0.5 + 0.4, 0, 1).astype(np.float32)
     matched = color_match(swapped, target, np.ones((64, 64), np.float32))
     assert abs(matched.mean() - target.mean()) < 0.2 * abs(swapped.mean() - target.mean())
+    # the definition: inside the mask, each Lab channel's weighted mean and spread become the target's
+    mask = soft_mask(64, 0.1, 0.1)
+    swapped = np.clip(target[::-1] * 0.7 + 0.2, 0, 1).astype(np.float32)
+    matched = color_match(swapped, target, mask)
+    w = mask[..., None] / mask.sum()
+
+    def stats(rgb):
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+        mean = (lab * w).sum((0, 1))
+        return mean, np.sqrt(((lab - mean) ** 2 * w).sum((0, 1)))
+
+    for got, want, before in zip(stats(matched), stats(target), stats(swapped)):
+        assert np.abs(got - want).max() < 0.05 * np.abs(before - want).max()  # Lab -> RGB -> Lab loses a little
+    half = color_match(swapped, target, mask, 0.5)
+    assert np.abs(half - (swapped + matched) / 2).max() < 1e-5
 
 
 def test_no_face_is_an_error_or_a_pass_through(analyzer, swapper):
@@ -265,6 +339,21 @@ def test_restore_touches_only_the_given_faces(analyzer, two_people):
     lx1, ly1, lx2, ly2 = left.bbox.astype(int)
     assert diff[ly1:ly2, lx1:lx2].max() == 0, "a face that was not asked for changed"
     assert (restorer.restore(two_people, [right], visibility=0.0) == two_people).all()
+    # what the Face Restore node returns: the restored region from the 8-bit result, every other pixel as it came
+    import torch
+
+    from likeness.image import images_to_rgb_list, with_patches
+
+    fine = torch.from_numpy(two_people[None]).float().div(255).add_(0.4 / 255)
+    [frame] = images_to_rgb_list(fine)
+    patches = restorer.restore_into(frame, [right], visibility=1.0)
+    result = with_patches(fine, [frame], [patches])
+    (y0, y1, x0, x1), mask = patches[0]
+    assert np.array_equal(frame, out) and torch.equal(fine[0, :y0], result[0, :y0])
+    inside = torch.from_numpy(mask > 0)
+    assert inside.float().mean() > 0.5
+    assert torch.equal(result[0, y0:y1, x0:x1][inside], torch.from_numpy(out[y0:y1, x0:x1]).float()[inside] / 255)
+    assert torch.equal(result[0, y0:y1, x0:x1][~inside], fine[0, y0:y1, x0:x1][~inside])
 
 
 def test_the_dlib_analyzer_gives_dlib_identities_that_select_and_build_face_models(faces_dir, two_people, tmp_path):

@@ -28,6 +28,16 @@ def test_out_of_range_values_are_clamped_and_nan_is_an_error_naming_the_input():
             to_rgb_uint8(np.array([[[0.1, bad, 0.5]]], np.float32), "target")
 
 
+def test_nan_anywhere_in_a_large_batch_is_found_and_huge_values_clamp():
+    """The 8-bit conversion checks finiteness block by block: a NaN far into the batch is still an error."""
+    image = torch.rand(2, 700, 900, 3)
+    image[1, 650, 880, 2] = float("nan")
+    with pytest.raises(BadInputError, match=r"image: 1 pixel value\(s\) are NaN"):
+        images_to_rgb_list(image)
+    image[1, 650, 880, 2] = 1e38  # finite, but x 255 overflows: white, like any value above 1
+    assert images_to_rgb_list(image)[1][650, 880, 2] == 255
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 5), (0, 4, 3), (4,)])
 def test_unusable_shapes_name_the_input(shape):
     with pytest.raises(BadInputError, match=r"reference: expected an image"):

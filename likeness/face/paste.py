@@ -26,16 +26,21 @@ def soft_mask(size: int, erode: float = 0.08, feather: float = 0.08) -> np.ndarr
 
 def color_match(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Match the swapped crop's mean and spread per Lab channel to the original inside the mask."""
-    if strength <= 0 or mask.sum() < 16:
+    total = float(mask.sum())
+    if strength <= 0 or total < 16:
         return swapped
-    w = mask[..., None] / mask.sum()
-    src = cv2.cvtColor(swapped.astype(np.float32), cv2.COLOR_RGB2LAB)
-    ref = cv2.cvtColor(original.astype(np.float32), cv2.COLOR_RGB2LAB)
-    mu_s, mu_r = (src * w).sum((0, 1)), (ref * w).sum((0, 1))
-    sd_s = np.sqrt(((src - mu_s) ** 2 * w).sum((0, 1))) + 1e-6
-    sd_r = np.sqrt(((ref - mu_r) ** 2 * w).sum((0, 1))) + 1e-6
-    matched = cv2.cvtColor(((src - mu_s) / sd_s * sd_r + mu_r).astype(np.float32), cv2.COLOR_LAB2RGB)
-    return np.clip(swapped + strength * (matched - swapped), 0.0, 1.0)
+    w = mask.reshape(1, -1).astype(np.float32) / np.float32(total)  # weighted sums as one matrix product each
+    src = cv2.cvtColor(swapped.astype(np.float32), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    ref = cv2.cvtColor(original.astype(np.float32), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    src -= w @ src
+    mu_r = w @ ref
+    ref -= mu_r
+    src *= (np.sqrt(w @ (ref * ref)) + 1e-6) / (np.sqrt(w @ (src * src)) + 1e-6)
+    src += mu_r
+    matched = cv2.cvtColor(src.reshape(swapped.shape), cv2.COLOR_LAB2RGB)
+    if strength != 1.0:
+        matched = swapped + np.float32(strength) * (matched - swapped)
+    return np.clip(matched, 0.0, 1.0, out=matched)
 
 
 def crop_region(matrix: np.ndarray, size: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -60,10 +65,21 @@ def paste_back(image: np.ndarray, new_crop: np.ndarray, old_crop: np.ndarray, ma
     shifted = matrix.astype(np.float64).copy()  # maps region pixels (not image pixels) into the crop
     shifted[:, 2] += shifted[:, :2] @ np.array([x0, y0], np.float64)
     shape = (y1 - y0, x1 - x0)
-    img = image[y0:y1, x0:x1].astype(np.float32) / 255.0
-    m = np.clip(align.warp_out(mask.astype(np.float32), shifted, shape), 0.0, 1.0)[..., None] * strength
+    img = image[y0:y1, x0:x1].astype(np.float32)
+    img /= np.float32(255.0)
+    m = align.warp_out(mask.astype(np.float32), shifted, shape)
+    np.clip(m, 0.0, 1.0, out=m)
+    if strength != 1.0:
+        m *= np.float32(strength)
     delta = align.warp_out((new_crop - old_crop).astype(np.float32), shifted, shape)
     if keep_detail < 1.0:  # move toward the model's own pixels: original minus its low-resolution version
         delta += (1.0 - keep_detail) * (align.warp_out(old_crop.astype(np.float32), shifted, shape) - img)
-    out[y0:y1, x0:x1] = (np.clip(img + m * delta, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return out, m[..., 0], region
+    # img + m * delta, clipped, to 8 bits, in place: the same floats as the plain expression, without its
+    # temporaries (and m as three channels: numpy broadcasting over a last axis of 1 is ten times slower)
+    delta *= cv2.merge([m, m, m])
+    delta += img
+    np.clip(delta, 0.0, 1.0, out=delta)
+    delta *= np.float32(255.0)
+    delta += np.float32(0.5)
+    out[y0:y1, x0:x1] = delta
+    return out, m, region

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import BadInputError, NoFaceError
+from ..image import Patch
 from . import embedding, select
 from .embedding import SWAPPER_SPACE
 from .analysis import FaceAnalyzer
@@ -56,7 +57,7 @@ class FaceReport:
 @dataclass
 class SwapResult:
     images: list[np.ndarray]
-    masks: list[np.ndarray]
+    patches: list[list[Patch]]       # per image: each paste's rectangle and mask; nothing outside them changed
     swapped: list[list[Face]]        # per image: the faces that were swapped (restore only these)
     reports: list[FaceReport]
 
@@ -98,9 +99,10 @@ def source_identities(analyzer: FaceAnalyzer, source_rgb: np.ndarray | None, fac
 
 def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, sources: list[np.ndarray],
                opts: SwapOptions, parser: FaceParser | None = None, on_face=None, check=None,
-               source_space: str = SWAPPER_SPACE) -> SwapResult:
+               source_space: str = SWAPPER_SPACE, inplace: bool = False) -> SwapResult:
     """Swap `sources` (embeddings of `source_space`) into every image. `on_face(i, n)` is called after each face,
-    `check()` (ComfyUI's interrupt test) before each image's detection."""
+    `check()` (ComfyUI's interrupt test) before each image's detection. `inplace` pastes into `images` themselves
+    (the caller's own copies) instead of copying each frame first."""
     if not sources:
         raise BadInputError("No source identity: give a source image with a face, or a face model.")
     embedding.require_same(source_space, SWAPPER_SPACE, "The source identity",
@@ -131,7 +133,8 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
     total = sum(len(p) for _, p, _ in plans) or 1
     done = 0
     for i, (rgb, pairs, ranked) in enumerate(plans):
-        out, mask_total, swapped = rgb.copy(), np.zeros(rgb.shape[:2], np.float32), []
+        out = rgb if inplace else rgb.copy()
+        patches, swapped = [], []
         for s, face, reason in pairs:
             latent = latents[s]
             if opts.weight != 1.0:  # blends toward the target's own identity: needs it in the swapper's space
@@ -146,8 +149,8 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
             if parser is not None:
                 mask = np.minimum(mask, parser.face_mask(out, face.kps, new.shape[0]))
             new = color_match(new, old, mask, opts.color_match)
-            out, m, (y0, y1, x0, x1) = paste_back(out, new, old, matrix, mask, opts.keep_detail, inplace=True)
-            np.maximum(mask_total[y0:y1, x0:x1], m, out=mask_total[y0:y1, x0:x1])
+            out, m, region = paste_back(out, new, old, matrix, mask, opts.keep_detail, inplace=True)
+            patches.append((region, m))
             swapped.append(face)
             target_index = next(k for k, f in enumerate(ranked) if f is face)
             result.reports.append(FaceReport(i, target_index, s, "swapped", reason,
@@ -156,15 +159,15 @@ def swap_batch(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swappe
             if on_face:
                 on_face(done, total)
         result.images.append(out)
-        result.masks.append(mask_total)
+        result.patches.append(patches)
         result.swapped.append(swapped)
     return result
 
 
 def swap_images(images: list[np.ndarray], analyzer: FaceAnalyzer, swapper: Swapper, source_rgb: np.ndarray | None,
                 face_model, source_indexes: str, opts: SwapOptions, parser: FaceParser | None = None, on_face=None,
-                check=None) -> SwapResult:
+                check=None, inplace: bool = False) -> SwapResult:
     """Face Swap in one call: the identities of the source photo's chosen faces (or of a face model) onto every
     image."""
     sources, space = source_identities(analyzer, source_rgb, face_model, source_indexes, opts.order)
-    return swap_batch(images, analyzer, swapper, sources, opts, parser, on_face, check, space)
+    return swap_batch(images, analyzer, swapper, sources, opts, parser, on_face, check, space, inplace)

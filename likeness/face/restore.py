@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import LikenessError, ModelMissingError
+from ..image import Patch
 from ..runtime import cache
 from . import align
 from .paste import crop_region
@@ -32,24 +33,28 @@ def crop_matrix(kps: np.ndarray, size: int) -> np.ndarray:
     return fit if m is None else m
 
 
-def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, strength: float = 1.0) -> None:
-    """facexlib's paste_faces_to_input_image (square mask, upscale 1), in place on the crop's region of `image`:
-    the crop square in image space eroded 1 px, then by w_edge = sqrt(its area) // 20 px and blurred with a
-    (2 w_edge + 1) Gaussian; the image edge does not erode it, so a face cut by the edge is restored up to it."""
+def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, strength: float = 1.0) -> Patch | None:
+    """facexlib's paste_faces_to_input_image (square mask, upscale 1) of `crop`, the restored face as uint8 RGB,
+    in place on the crop's region of `image`: the crop square in image space eroded 1 px, then by
+    w_edge = sqrt(its area) // 20 px and blurred with a (2 w_edge + 1) Gaussian; the image edge does not erode it,
+    so a face cut by the edge is restored up to it. Its arithmetic too, float for float (the 8-bit face warped as
+    8 bits, the blend, truncation), so its pixels are GFPGANer's. Returns the region and its blend mask (None when
+    the crop misses the image)."""
     size = crop.shape[0]
-    y0, y1, x0, x1 = crop_region(matrix, size, image.shape[:2])
+    y0, y1, x0, x1 = region = crop_region(matrix, size, image.shape[:2])
     if y1 <= y0 or x1 <= x0:
-        return
+        return None
     inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
     inverse[:, 2] -= (x0, y0)  # crop -> region pixels
     shape = (x1 - x0, y1 - y0)
     hard = cv2.erode(cv2.warpAffine(np.ones((size, size), np.float32), inverse, shape), np.ones((2, 2), np.uint8))
     w_edge = int(hard.sum() ** 0.5) // 20
     soft = cv2.erode(hard, np.ones((2 * w_edge, 2 * w_edge), np.uint8))
-    soft = cv2.GaussianBlur(soft, (2 * w_edge + 1, 2 * w_edge + 1), 0)[..., None] * strength
-    face = cv2.warpAffine(crop.astype(np.float32), inverse, shape)
-    old = image[y0:y1, x0:x1].astype(np.float32) / 255.0
-    image[y0:y1, x0:x1] = (np.clip(old + soft * (face - old), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    soft = cv2.GaussianBlur(soft, (2 * w_edge + 1, 2 * w_edge + 1), 0)[..., None] * np.float32(strength)
+    face = hard[..., None] * cv2.warpAffine(crop, inverse, shape)  # float32: the same floats as facexlib's
+    blend = soft * face + (1 - soft) * image[y0:y1, x0:x1]
+    image[y0:y1, x0:x1] = np.clip(blend, 0.0, 255.0).astype(np.uint8)
+    return region, soft[..., 0]
 
 
 def _state_dict(path: Path) -> dict:
@@ -122,17 +127,25 @@ class Restorer:
         """Restore the given faces of an image and blend them back with `visibility`."""
         if not faces:
             return rgb
+        out = rgb.copy()
+        self.restore_into(out, faces, visibility, on_face)
+        return out
+
+    def restore_into(self, rgb: np.ndarray, faces, visibility: float = 1.0, on_face=None) -> list[Patch]:
+        """`restore` in place: returns where each face was pasted (what the node converts back)."""
+        if not faces:
+            return []
         if on_face:
             on_face(0, len(faces))  # a stop before the forward pass, too
         mats = [crop_matrix(f.kps, self.size) for f in faces]
         crops = np.stack([align.warp_in(rgb, m, self.size, PAD_RGB) for m in mats]).astype(np.float32) / 255.0
-        restored = np.round(self.restore_crops(crops) * 255.0) / 255.0  # 8 bits, as GFPGANer's tensor2img
-        out = rgb.copy()
+        restored = np.round(self.restore_crops(crops) * 255.0).astype(np.uint8)  # as GFPGANer's tensor2img
+        patches = []
         for i, (new, m) in enumerate(zip(restored, mats)):
-            paste_face(out, new, m, visibility)
+            patches.append(paste_face(rgb, new, m, visibility))
             if on_face:
                 on_face(i, len(faces))
-        return out
+        return [p for p in patches if p is not None]
 
 
 def load(path: str | Path, device: str = "cpu") -> Restorer:

@@ -1,7 +1,7 @@
 """A bounded cache for text-encoder and VAE results: a new seed or a re-run never re-runs the 7B encoder.
 
-Images are keyed by content: shape, dtype and SHA-1 over every byte (4 MiB chunks hashed on a thread pool, then
-the chunk digests hashed: two images that differ in one bit get different keys). A digest is also remembered per
+Images are keyed by content: shape, dtype and XXH3-128 over every byte (two images that differ in one bit get
+different keys; a 1 MP float reference hashes in about a millisecond). A digest is also remembered per
 tensor object, so the tensors ComfyUI hands back on a re-run (its cached outputs, the same objects) cost nothing
 to key again. An object whose memory was written in place since is hashed again: tensors that track versions are
 checked by their version counter; inference tensors (what nodes produce under ComfyUI's inference mode), which
@@ -9,62 +9,30 @@ track none, by their data pointer and a strided sample of their values.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import torch
+import xxhash
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..runtime import cache
 
-CHUNK = 4 << 20  # bytes per SHA-1 chunk: the digest does not depend on how many threads hash them
 SAMPLES = 4096   # values compared to tell an inference tensor written in place from the one hashed
 
-_pool: ThreadPoolExecutor | None = None
 _memo = WeakIdKeyDictionary()  # tensor object -> (stamp, sample, {rows: digest})
 _memo_lock = threading.Lock()
 
 
-def _hash_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)),
-                                   thread_name_prefix="likeness-digest")
-    return _pool
-
-
-def _chunks(t: torch.Tensor) -> list[memoryview]:
-    """The tensor's bytes in CHUNK-sized views (no copy when it is a contiguous CPU tensor)."""
-    flat = t.detach().to("cpu").contiguous().reshape(-1)
-    data = memoryview(flat.view(torch.uint8).numpy()) if flat.numel() else memoryview(b"")
-    return [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [data]
-
-
-def _sha1(chunk: memoryview) -> bytes:
-    return hashlib.sha1(chunk).digest()  # hashlib lets go of the GIL while it hashes
-
-
-def _digests(tensors: Sequence[torch.Tensor]) -> list[str]:
-    """Content digests of `tensors`, every tensor's chunks hashed together on the pool."""
-    parts = [_chunks(t) for t in tensors]
-    flat = [c for p in parts for c in p]
-    hashed = iter(list(_hash_pool().map(_sha1, flat)) if len(flat) > 1 else [_sha1(c) for c in flat])
-    out = []
-    for t, p in zip(tensors, parts):
-        h = hashlib.sha1(repr((tuple(t.shape), str(t.dtype))).encode())
-        for _ in p:
-            h.update(next(hashed))
-        out.append(h.hexdigest())
-    return out
-
-
 def tensor_digest(t: torch.Tensor) -> str:
-    """Content hash of a tensor (shape, dtype and every byte); not remembered."""
-    return _digests([t])[0]
+    """Content hash of a tensor: shape, dtype and every byte (no copy when it is a contiguous CPU tensor); not
+    remembered."""
+    flat = t.detach().to("cpu").contiguous().reshape(-1)
+    h = xxhash.xxh3_128(repr((tuple(t.shape), str(t.dtype))).encode())
+    if flat.numel():
+        h.update(flat.view(torch.uint8).numpy())
+    return h.hexdigest()
 
 
 def _stamp(t: torch.Tensor) -> tuple:
@@ -95,7 +63,7 @@ def digests(tensors: Sequence[torch.Tensor], rows: int | None = None) -> tuple[s
                 out.append(None)
                 todo.append(k)
     if todo:
-        fresh = _digests([tensors[k] if rows is None else tensors[k][:rows] for k in todo])
+        fresh = [tensor_digest(tensors[k] if rows is None else tensors[k][:rows]) for k in todo]
         with _memo_lock:
             for k, d in zip(todo, fresh):
                 t = tensors[k]

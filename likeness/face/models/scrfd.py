@@ -2,6 +2,7 @@
 5 keypoints and scores, in insightface's order and numbers (its model_zoo/scrfd.py is the reference)."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -44,6 +45,9 @@ class SCRFD:
         fixed = isinstance(shape[2], int) and shape[2] > 0
         self.size = int(shape[2]) if fixed else -(-int(det_size) // SIZE_STEP) * SIZE_STEP
         self.threshold = threshold
+        self._centres: dict[tuple[int, int], np.ndarray] = {}  # anchor centres per (stride, anchors): fixed
+        self._blob = np.empty((1, 3, self.size, self.size), np.float32)
+        self._lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -51,22 +55,39 @@ class SCRFD:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces of an HxWx3 uint8 RGB image, left to right."""
-        blob, scale = self.preprocess(rgb)
-        return self.postprocess(self.forward(blob), scale)
+        with self._lock:  # one input buffer per detector
+            blob, scale = self.preprocess(rgb)
+            outs = self.forward(blob)
+        return self.postprocess(outs, scale)
 
     def preprocess(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """The image scaled into the top-left of a size² black canvas (keeping its aspect), normalised."""
+        """The image scaled into the top-left of a size² black canvas (keeping its aspect), normalised. The canvas
+        is this detector's own buffer, rewritten for every image: a new one per frame costs its page faults."""
         h, w = rgb.shape[:2]
         if h > w:
             new_h, new_w = self.size, max(1, int(self.size * w / h))
         else:
             new_w, new_h = self.size, max(1, int(self.size * h / w))
-        canvas = np.zeros((self.size, self.size, 3), np.float32)
-        canvas[:new_h, :new_w] = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        return ((canvas - MEAN) / STD).transpose(2, 0, 1)[None], new_h / h
+        small = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        blob, black = self._blob, -MEAN / STD
+        blob[0, :, new_h:].fill(black)
+        blob[0, :, :new_h, new_w:].fill(black)
+        for channel, plane in zip(blob[0], cv2.split(small)):
+            area = channel[:new_h, :new_w]
+            np.subtract(plane, np.float32(MEAN), out=area, dtype=np.float32)
+            area *= np.float32(1 / STD)  # STD is a power of two: the same floats as dividing
+        return blob, new_h / h
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         return self.model.run(None, {self.model.get_inputs()[0].name: blob})
+
+    def _anchor_centres(self, stride: int, count: int) -> np.ndarray:
+        grid = self.size // stride
+        key = (stride, count // (grid * grid))
+        if key not in self._centres:
+            ys, xs = np.mgrid[:grid, :grid]
+            self._centres[key] = np.repeat(np.stack([xs, ys], -1).reshape(-1, 2) * stride, key[1], axis=0)
+        return self._centres[key]
 
     def postprocess(self, outs: list[np.ndarray], scale: float) -> list[Face]:
         """Anchor-relative distances -> boxes and keypoints in image pixels, thresholded and NMS'd."""
@@ -76,10 +97,7 @@ class SCRFD:
             score = outs[i].reshape(-1)
             dist = outs[i + levels].reshape(-1, 4) * stride
             kps = outs[i + 2 * levels].reshape(-1, 10) * stride if len(outs) == 3 * levels else None
-            grid = self.size // stride
-            anchors = score.shape[0] // (grid * grid)
-            ys, xs = np.mgrid[:grid, :grid]
-            centres = np.repeat(np.stack([xs, ys], -1).reshape(-1, 2) * stride, anchors, axis=0)
+            centres = self._anchor_centres(stride, score.shape[0])
             keep = np.where(score >= self.threshold)[0]
             c, d = centres[keep], dist[keep]
             boxes.append(np.stack([c[:, 0] - d[:, 0], c[:, 1] - d[:, 1], c[:, 0] + d[:, 2], c[:, 1] + d[:, 3]], 1))
